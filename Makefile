@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make            build drivers/target/target_core_user.ko against KDIR
+# make run        build, boot a VM, make a user-backed LUN and drive I/O
+# make check      run the whole test suite (unit + VM, stock and ours)
+#
+# KDIR defaults to Debian 6.1's headers, fetched into $(TCMU_CACHE)
+# by scripts/fetch-kernel.sh.  Pass KDIR=/path for any other 6.1 tree.
+
+TOP := $(CURDIR)
+export TCMU_CACHE ?= $(TOP)/.cache
+
+ifeq ($(KDIR),)
+KERNEL_DIR := $(shell $(TOP)/scripts/fetch-kernel.sh 2>/dev/null | tail -n1)
+ifeq ($(KERNEL_DIR),)
+$(error scripts/fetch-kernel.sh failed: run it by hand to see why)
+endif
+KDIR := $(KERNEL_DIR)/headers/usr/src/linux-headers-$(notdir $(KERNEL_DIR))-amd64
+endif
+export KDIR
+
+MOD_DIR := $(TOP)/drivers/target
+
+.PHONY: all modules clean run check check-unit check-vm sparse checkpatch
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(MOD_DIR) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(MOD_DIR) clean
+
+run: modules
+	$(TOP)/tools/testing/tcmu/run-demo.sh
+
+check: modules
+	$(TOP)/tools/testing/tcmu/check.sh
+
+sparse:
+	$(MAKE) -C $(KDIR) M=$(MOD_DIR) C=2 W=1 modules
+
+checkpatch:
+	$(TOP)/scripts/checkpatch.sh

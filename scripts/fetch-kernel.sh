@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Fetch Debian 12's Linux 6.1 kernel image, the headers needed for
+# out-of-tree builds and (with --source) linux-source-6.1 into the cache.
+# Nothing is installed on the host: packages are fetched with
+# "apt-get download" and unpacked with "dpkg -x".
+#
+# The ABI (6.1.0-NN) is resolved through linux-image-amd64's dependency on
+# every run; a second run for an ABI already unpacked downloads nothing.
+#
+# Usage: scripts/fetch-kernel.sh [--source] [--print-abi]
+# Env:   TCMU_CACHE (default: <repo>/.cache)
+#
+# Prints, as its last line, the kernel directory: $TCMU_CACHE/kernel/<abi>.
+# That folder holds:
+#   root/      the unpacked image (boot/vmlinuz-*, lib/modules/<abi>/)
+#   headers/   the unpacked headers (KDIR: headers/usr/src/linux-headers-<abi>)
+#   source/    linux-source-6.1 unpacked (with --source)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${TCMU_CACHE:-$top/.cache}
+want_source=0
+print_abi=0
+for arg in "$@"; do
+	case $arg in
+	--source) want_source=1 ;;
+	--print-abi) print_abi=1 ;;
+	*) echo "usage: $0 [--source] [--print-abi]" >&2; exit 2 ;;
+	esac
+done
+
+log() { echo "fetch-kernel: $*" >&2; }
+
+# The ABI package linux-image-amd64 depends on, e.g. linux-image-6.1.0-56-amd64.
+resolve_abi() {
+	local pkg
+	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	      sed -n 's/^ *Depends: linux-image-\(6\.1\.0-[0-9]*-amd64\)$/\1/p' |
+	      head -n1)
+	if [ -z "$pkg" ]; then
+		log "cannot resolve linux-image-amd64; run 'apt-get update' first"
+		exit 1
+	fi
+	echo "${pkg%-amd64}"
+}
+
+abi=$(resolve_abi)		# 6.1.0-NN
+if [ "$print_abi" = 1 ]; then
+	echo "$abi"
+	exit 0
+fi
+kdir=$cache/kernel/$abi
+debs=$cache/debs
+mkdir -p "$kdir" "$debs"
+
+# apt-get download VERSION-exact, into the deb cache, unless already there.
+fetch() {
+	local pkg=$1 ver file
+	ver=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
+	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+		log "package $pkg not found"
+		exit 1
+	fi
+	file=$(ls "$debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$file" ]; then
+		log "downloading $pkg $ver"
+		(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2)
+		file=$(ls "$debs/${pkg}_${ver//:/%3a}_"*.deb | head -n1)
+	fi
+	echo "$file"
+}
+
+# Unpack packages into $1 once; a stamp records what was unpacked.
+unpack() {
+	local dest=$1 stamp=$1/.unpacked f
+	shift
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$*" ]; then
+		return 0
+	fi
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	for f in "$@"; do
+		log "unpacking $(basename "$f")"
+		dpkg -x "$f" "$dest"
+	done
+	echo "$*" >"$stamp"
+}
+
+image=$(fetch "linux-image-$abi-amd64")
+unpack "$kdir/root" "$image"
+
+h_arch=$(fetch "linux-headers-$abi-amd64")
+h_common=$(fetch "linux-headers-$abi-common")
+h_kbuild=$(fetch "linux-kbuild-6.1")
+unpack "$kdir/headers" "$h_arch" "$h_common" "$h_kbuild"
+
+# The arch headers' Makefile includes the common tree by absolute path;
+# point it at the unpacked copy.
+hdir=$kdir/headers/usr/src/linux-headers-$abi-amd64
+echo "include $kdir/headers/usr/src/linux-headers-$abi-common/Makefile" >"$hdir/Makefile"
+# The Debian linux-kbuild package installs its tools under /usr/lib; the
+# headers' scripts/tools symlinks are relative and resolve inside the copy.
+
+if [ "$want_source" = 1 ]; then
+	src=$(fetch "linux-source-6.1")
+	if [ ! -f "$kdir/source/.unpacked" ] || [ "$(cat "$kdir/source/.unpacked")" != "$src" ]; then
+		rm -rf "$kdir/source"
+		mkdir -p "$kdir/source"
+		tmp=$(mktemp -d "$cache/src.XXXXXX")
+		dpkg -x "$src" "$tmp"
+		log "unpacking the linux-source tarball"
+		tar -xf "$tmp"/usr/src/linux-source-6.1.tar.xz -C "$kdir/source" --strip-components=1
+		rm -rf "$tmp"
+		echo "$src" >"$kdir/source/.unpacked"
+	fi
+fi
+
+echo "$kdir"
