@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the guest's root filesystem from Debian packages: debootstrap
+# (minbase) with tcmu-runner, targetcli-fb, fio, sg3-utils, ... plus the
+# fetched kernel's module tree, trimmed, written to an ext4 image.
+#
+# Cached in $TCMU_CACHE/rootfs/<key>.ext4, where <key> hashes this script,
+# the package list and the kernel ABI: rebuilt only when one changes.
+#
+# Usage: scripts/mkrootfs.sh KERNEL_DIR     (prints the image path)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${TCMU_CACHE:-$top/.cache}
+kernel_dir=${1:?usage: $0 KERNEL_DIR}
+abi=$(basename "$kernel_dir")-amd64
+mirror=${TCMU_MIRROR:-http://deb.debian.org/debian}
+
+packages=tcmu-runner,libtcmu2,dbus,targetcli-fb,python3-rtslib-fb,fio,sg3-utils
+packages=$packages,qemu-utils,kmod,util-linux,procps,psmisc,e2fsprogs
+
+log() { echo "mkrootfs: $*" >&2; }
+
+key=$( (cat "$0"; echo "$packages $abi") | sha256sum | cut -c1-16)
+out=$cache/rootfs
+img=$out/rootfs-$key.ext4
+if [ -f "$img" ]; then
+	echo "$img"
+	exit 0
+fi
+mkdir -p "$out"
+dir=$out/tree-$key
+rm -rf "$dir"
+
+log "debootstrap bookworm into $dir (a few minutes)"
+debootstrap --variant=minbase --include="$packages" bookworm "$dir" "$mirror" \
+	>"$out/debootstrap-$key.log" 2>&1 || {
+	tail -n 30 "$out/debootstrap-$key.log" >&2
+	exit 1
+}
+
+log "trimming"
+rm -rf "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
+	"$dir"/usr/share/locale/* "$dir"/var/cache/apt/archives/*.deb \
+	"$dir"/var/lib/apt/lists/* "$dir"/usr/share/i18n/* 2>/dev/null || true
+
+# Kernel modules: everything but hardware the VM does not have.
+log "adding modules of $abi"
+mkdir -p "$dir/lib/modules"
+cp -a "$kernel_dir/root/lib/modules/$abi" "$dir/lib/modules/"
+m=$dir/lib/modules/$abi/kernel
+rm -rf "$m"/drivers/gpu "$m"/drivers/media "$m"/drivers/net/wireless \
+	"$m"/drivers/infiniband "$m"/drivers/staging "$m"/sound \
+	"$m"/drivers/bluetooth "$m"/net/wireless "$m"/net/mac80211 \
+	"$m"/drivers/iio "$m"/drivers/hid "$m"/drivers/input \
+	"$m"/drivers/usb "$m"/drivers/isdn "$m"/drivers/net/ethernet
+depmod -b "$dir" "$abi"
+
+echo tcmu-guest >"$dir/etc/hostname"
+# fio's verify state and test images live on the root disk.
+mkdir -p "$dir/var/lib/tcmu-test"
+
+size_mb=$(du -sm "$dir" | cut -f1)
+size_mb=$((size_mb + 1536))	# room for qcow2 images and logs
+log "writing ${size_mb} MiB ext4 image"
+rm -f "$img.tmp"
+mkfs.ext4 -q -F -L tcmu-root -d "$dir" "$img.tmp" "${size_mb}M"
+mv "$img.tmp" "$img"
+rm -rf "$dir"
+echo "$img"

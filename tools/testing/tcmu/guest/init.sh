@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the test guest (after the initramfs switched to the Debian root).
+# Loads the target modules, runs the tests named in /tcmu/config one by one
+# with a timeout each, and streams framed results to the second serial
+# port, where vm.sh on the host reads them:
+#
+#   @@TCMU BEGIN <test>
+#   ...the test's output, then on failure the tail of dmesg...
+#   @@TCMU RESULT <test> PASS|FAIL|SKIP <seconds> <reason>
+#   @@TCMU DONE
+#
+# A test is a bash script tests/<test>.sh; exit 0 passes, 77 skips, any
+# other code (or the timeout) fails.  After every test the kernel log is
+# checked: a BUG, WARNING, oops, lockdep or KASAN report or a hung task
+# fails the test even if the script passed.
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb LANG=C.UTF-8
+cd /
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /dev/shm
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+hostname tcmu-guest
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
+
+# shellcheck source=/dev/null
+. /tcmu/config		# MODULE, TESTS, KERNEL_ABI, per-test timeouts
+
+out=/dev/ttyS1
+stty -F $out raw -echo 115200 2>/dev/null
+exec 3>$out
+emit() { printf '%s\n' "$*" >&3; }
+
+modules=/lib/modules/$(uname -r)
+if [ "$MODULE" = ours ]; then
+	# Put ours where modprobe (and rtslib, tcmu-runner) will find it.
+	cp /tcmu/target_core_user.ko "$modules/kernel/drivers/target/target_core_user.ko"
+	depmod -a
+fi
+
+modprobe configfs
+mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+for m in sd_mod sg target_core_mod tcm_loop uio target_core_user; do
+	modprobe $m || emit "@@TCMU NOTE modprobe $m failed"
+done
+desc=$(cat /sys/module/target_core_user/description 2>/dev/null ||
+       modinfo -F description target_core_user)
+emit "@@TCMU NOTE module=$MODULE kernel=$(uname -r) target_core_user: $desc"
+
+# Kernel messages that fail any test.
+report_re='BUG:|WARNING:|Oops|general protection fault|kernel BUG|KASAN|UBSAN'
+report_re="$report_re|possible circular locking|possible recursive locking"
+report_re="$report_re|INFO: task .* blocked for more than|soft lockup|hard LOCKUP"
+report_re="$report_re|unreferenced object|Call Trace:"
+
+mkdir -p /tmp/results
+for t in $TESTS; do
+	tvar=TIMEOUT_${t//-/_}
+	tmo=${!tvar:-300}
+	emit "@@TCMU BEGIN $t"
+	dmesg -C
+	start=$(date +%s)
+	(cd /tmp && MODULE=$MODULE TCMU_TEST=$t \
+		timeout -k 10 "$tmo" bash /tcmu/tests/$t.sh) >/tmp/results/$t.log 2>&1 </dev/null
+	rc=$?
+	secs=$(( $(date +%s) - start ))
+	reason=
+	case $rc in
+	0) res=PASS ;;
+	77) res=SKIP; reason=$(grep -m1 '^SKIP:' /tmp/results/$t.log | cut -c7-) ;;
+	124|137) res=FAIL; reason="timed out after ${tmo}s" ;;
+	*) res=FAIL; reason=$(grep '^FAIL:' /tmp/results/$t.log | tail -n1 | cut -c7-)
+	   [ -n "$reason" ] || reason="exit code $rc" ;;
+	esac
+	dmesg >/tmp/results/$t.dmesg
+	if grep -Eq "$report_re" /tmp/results/$t.dmesg; then
+		res=FAIL
+		reason="kernel report in dmesg: $(grep -Em1 "$report_re" /tmp/results/$t.dmesg)"
+	fi
+	cat /tmp/results/$t.log >&3
+	if [ $res = FAIL ]; then
+		emit "----- dmesg (last 40 lines) -----"
+		tail -n 40 /tmp/results/$t.dmesg >&3
+	fi
+	emit "@@TCMU RESULT $t $res $secs $reason"
+	# Leave nothing behind for the next test.  Tear LIO down while the
+	# handler still runs (device removal waits for its netlink reply),
+	# then kill the handlers and fio, then clean up whatever is left,
+	# completing netlink requests nobody will answer now.
+	pkill -9 -x fio 2>/dev/null
+	timeout 60 bash -c ". /tcmu/lib.sh && lio_cleanup" >/dev/null 2>&1
+	pkill -9 -x tcmu-runner 2>/dev/null
+	pkill -9 -x tcmu-ramd 2>/dev/null
+	sleep 0.5
+	if [ -n "$(ls -d /sys/kernel/config/target/core/user_* 2>/dev/null)" ]; then
+		(while sleep 1; do
+			echo 1 >/sys/module/target_core_user/parameters/reset_netlink
+		done) 2>/dev/null &
+		resetter=$!
+		timeout 60 bash -c ". /tcmu/lib.sh && lio_cleanup" >/dev/null 2>&1 ||
+			emit "@@TCMU NOTE cleanup after $t failed or hung"
+		kill $resetter
+	fi
+done
+emit "@@TCMU DONE"
+exec 3>&-
+sync
+echo o >/proc/sysrq-trigger 2>/dev/null
+poweroff -f

@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for guest test scripts (tests/*.sh source this file).
+#
+# Conventions for a test script:
+#   - first lines: "# tcmu-test: <one line description>",
+#     "# timeout: <seconds>" and "# modules: stock ours" (which modules
+#     the test runs against; a module not listed reports SKIP);
+#   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);
+#     skip: call skip "why" (prints "SKIP: why", exits 77);
+#   - $MODULE is "stock" or "ours"; scratch files go under /tmp or
+#     $TCMU_DATA (on the root disk, for images).
+# The runner tears down all LIO configuration and kills handlers after
+# every test, so a test may fail anywhere without poisoning the next one.
+
+CFS=/sys/kernel/config/target
+TCMU_DATA=/var/lib/tcmu-test
+mkdir -p "$TCMU_DATA"
+
+log() { echo "[$(date +%T)] $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+
+# run CMD...: log and run a command, failing the test if it fails.
+run() {
+	log "+ $*"
+	"$@" || fail "'$*' exited with $?"
+}
+
+# wait_for SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 5; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+ours() { [ "$MODULE" = ours ]; }
+
+# The system bus (tcmu-runner offers its handlers there) and tcmu-runner.
+start_dbus() {
+	[ -S /run/dbus/system_bus_socket ] && return 0
+	mkdir -p /run/dbus
+	dbus-daemon --system --fork || fail "dbus-daemon did not start"
+	wait_for 10 test -S /run/dbus/system_bus_socket || fail "no system bus"
+}
+
+runner_on_bus() {
+	dbus-send --system --print-reply --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+		string:org.kernel.TCMUService1 2>/dev/null | grep -q 'boolean true'
+}
+
+start_runner() {
+	start_dbus
+	log "starting tcmu-runner"
+	tcmu-runner >>/tmp/tcmu-runner.out 2>&1 &
+	TCMU_RUNNER_PID=$!
+	wait_for 60 runner_on_bus || {
+		tail -n 20 /tmp/tcmu-runner.out /var/log/tcmu-runner.log 2>/dev/null
+		fail "tcmu-runner did not register on the system bus"
+	}
+}
+
+stop_runner() {
+	log "stopping tcmu-runner"
+	pkill -TERM -x tcmu-runner
+	wait_for 30 sh -c '! pgrep -x tcmu-runner' || pkill -9 -x tcmu-runner
+	wait_for 10 sh -c '! pgrep -x tcmu-runner'
+}
+
+# targetcli_batch: run targetcli once on the commands given on stdin
+# (one Python start-up: each costs ~10 s under emulation).
+targetcli_batch() {
+	local cmds
+	cmds=$(cat)
+	printf '%s\n' "$cmds" | sed 's/^/targetcli> /'
+	printf 'set global auto_save_on_exit=false\n%s\nexit\n' "$cmds" |
+		targetcli >/tmp/targetcli.out 2>&1
+	local rc=$?
+	cat /tmp/targetcli.out
+	# targetcli keeps going after a failing command in batch mode.
+	if [ $rc != 0 ] || grep -Eq '(^|> )(Error|No such path)|Traceback|Unknown command' /tmp/targetcli.out; then
+		fail "targetcli failed"
+	fi
+}
+
+# The unit serial LIO gives a backstore (what VPD page 0x80 reports).
+backstore_serial() {	# $1 = configfs path of the backstore
+	sed -n 's/^T10 VPD Unit Serial Number: //p' "$1/wwn/vpd_unit_serial"
+}
+
+# disk_of_backstore PATH: the /dev/sdX exported for a backstore.
+disk_of_backstore() {
+	local serial d
+	serial=$(backstore_serial "$1")
+	[ -n "$serial" ] || return 1
+	for d in /sys/block/sd*; do
+		[ -e "$d/device/vpd_pg80" ] || continue
+		if tr -d '\0' <"$d/device/vpd_pg80" | grep -q "$serial"; then
+			echo "/dev/${d##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+wait_disk() {	# $1 = configfs path of the backstore; prints /dev/sdX
+	local i disk
+	for ((i = 0; i < 150; i++)); do
+		disk=$(disk_of_backstore "$1") && [ -b "$disk" ] && {
+			echo "$disk"
+			return 0
+		}
+		sleep 0.2
+	done
+	echo "FAIL: no disk appeared for $1" >&2
+	exit 1
+}
+
+# make_qcow FILE SIZE: a qcow2 image; preallocated metadata because
+# tcmu-runner's qcow handler fails writes to unallocated clusters.
+make_qcow() {
+	rm -f "$1"
+	run qemu-img create -q -f qcow2 -o preallocation=metadata "$1" "$2"
+}
+
+# fio_verify DISK NAME ARGS...: a write+verify job; fails the test on
+# any error or verification mismatch.
+fio_verify() {
+	local disk=$1 name=$2
+	shift 2
+	log "+ fio $name on $disk: $*"
+	fio --name="$name" --filename="$disk" --direct=1 --ioengine=libaio \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--verify_state_save=0 --group_reporting "$@" \
+		>/tmp/fio-"$name".out 2>&1
+	local rc=$?
+	cat /tmp/fio-"$name".out
+	[ $rc = 0 ] || fail "fio $name exited with $rc"
+	grep -q 'err= 0' /tmp/fio-"$name".out || fail "fio $name reported errors"
+}
+
+# Teardown of everything LIO has: loopback and iSCSI fabrics, then all
+# backstores; used by the runner between tests and by tests themselves.
+lio_cleanup() {
+	local f t l n b hba
+	for f in "$CFS"/loopback/naa.* "$CFS"/iscsi/iqn.*; do
+		[ -d "$f" ] || continue
+		for t in "$f"/tpgt_*; do
+			[ -d "$t" ] || continue
+			[ -e "$t/nexus" ] && [ -n "$(cat "$t/nexus" 2>/dev/null)" ] &&
+				echo NULL >"$t/nexus" 2>/dev/null
+			echo 0 >"$t/enable" 2>/dev/null
+			for n in "$t"/acls/*; do
+				[ -d "$n" ] || continue
+				for l in "$n"/lun_*; do
+					[ -d "$l" ] || continue
+					find "$l" -maxdepth 1 -type l -delete
+					rmdir "$l"
+				done
+				rmdir "$n"
+			done
+			for l in "$t"/lun/lun_*; do
+				[ -d "$l" ] || continue
+				find "$l" -maxdepth 1 -type l -delete
+				rmdir "$l"
+			done
+			rmdir "$t"/np/* 2>/dev/null
+			rmdir "$t"
+		done
+		rmdir "$f"
+	done
+	for hba in "$CFS"/core/*_*; do
+		[ -d "$hba" ] || continue
+		for b in "$hba"/*/; do
+			b=${b%/}
+			[ -e "$b/enable" ] || continue
+			rmdir "$b"
+		done
+		rmdir "$hba" 2>/dev/null
+	done
+	return 0
+}

@@ -1,0 +1,203 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm.sh - boot Debian's 6.1 kernel under QEMU and run guest tests in it.
+#
+# Usage: vm.sh [options] [TEST...]
+#   -m, --module stock|ours   which target_core_user the guest loads
+#                             (default: $MODULE, else ours)
+#   -r, --results DIR         where logs go (default: results/<module>)
+#   -l, --list                list the tests and exit
+#   -s, --show                print every test's output, not only failures
+#       --mem MB              guest RAM (default 2048)
+#   TEST                      test names (tests/NAME.sh); default: all
+#                             but those marked "# default: no"
+#
+# One boot runs all the named tests, one after the other, each under its
+# own timeout (the "# timeout:" line of the script); the whole boot has a
+# timeout too, so a hung guest can never hang this script: the tests that
+# got no result fail and the console log is kept.
+#
+# Prints one line per test: "PASS|FAIL|SKIP <module>/<test> (<s>s) <why>";
+# a failed test's output and dmesg tail follow it.  Ends with
+# "N passed, N failed, N skipped" and exits 1 if any test failed.
+# The counts also go to DIR/summary for tools/testing/tcmu/check.sh.
+#
+# Guest test scripts: see guest/lib.sh for their conventions.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../../.." && pwd)
+export TCMU_CACHE=${TCMU_CACHE:-$top/.cache}
+module=${MODULE:-ours}
+results=
+mem=${TCMU_VM_MEM:-2048}
+list=0
+show=0
+tests=()
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	-m|--module) module=$2; shift ;;
+	-r|--results) results=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	-l|--list) list=1 ;;
+	-s|--show) show=1 ;;
+	-h|--help) sed -n '3,26p' "$0"; exit 0 ;;
+	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
+	*) tests+=("$1") ;;
+	esac
+	shift
+done
+case $module in stock|ours) ;; *) echo "vm.sh: module is stock or ours" >&2; exit 2 ;; esac
+
+# A test's header line "# key: value".
+header() { sed -n "s/^# $2: *//p" "$here/tests/$1.sh" | head -n1; }
+
+if [ ${#tests[@]} = 0 ]; then
+	for f in "$here"/tests/*.sh; do
+		t=$(basename "$f" .sh)
+		[ "$(header "$t" default)" = no ] && continue
+		tests+=("$t")
+	done
+fi
+for t in "${tests[@]}"; do
+	[ -f "$here/tests/$t.sh" ] || { echo "vm.sh: no test $t" >&2; exit 2; }
+done
+if [ $list = 1 ]; then
+	for t in "${tests[@]}"; do
+		printf '%-28s %-12s %s\n' "$t" "[$(header "$t" modules)]" "$(header "$t" tcmu-test)"
+	done
+	exit 0
+fi
+
+results=${results:-$top/results/$module}
+rm -rf "$results"
+mkdir -p "$results"
+log() { echo "vm.sh: $*" >&2; }
+
+pass=0 failed=0 skipped=0
+report() {	# result test seconds reason
+	printf '%s %s/%s (%ss)%s\n' "$1" "$module" "$2" "$3" "${4:+ $4}"
+	case $1 in
+	PASS) pass=$((pass + 1)) ;;
+	FAIL) failed=$((failed + 1)) ;;
+	SKIP) skipped=$((skipped + 1)) ;;
+	esac
+}
+finish() {
+	echo "$pass $failed $skipped" >"$results/summary"
+	echo "$pass passed, $failed failed, $skipped skipped"
+	[ "$failed" = 0 ]
+	exit $?
+}
+
+# Tests that do not apply to this module are skipped without booting.
+run=()
+ko=$top/drivers/target/target_core_user.ko
+placeholder=0
+if [ "$module" = ours ]; then
+	[ -f "$ko" ] || { log "build the module first: make"; exit 2; }
+	modinfo -F description "$ko" | grep -qi placeholder && placeholder=1
+fi
+for t in "${tests[@]}"; do
+	if ! header "$t" modules | grep -qw "$module"; then
+		report SKIP "$t" 0 "does not apply to the $module module"
+	elif [ $placeholder = 1 ]; then
+		report SKIP "$t" 0 "our driver is still the placeholder"
+	else
+		run+=("$t")
+	fi
+done
+[ ${#run[@]} = 0 ] && finish
+
+kernel_dir=$("$top/scripts/fetch-kernel.sh" | tail -n1)
+abi=$(basename "$kernel_dir")-amd64
+rootfs=$("$top/scripts/mkrootfs.sh" "$kernel_dir" | tail -n1)
+vmlinuz=$kernel_dir/root/boot/vmlinuz-$abi
+moddir=$kernel_dir/root/lib/modules/$abi
+
+# Test helpers built on the host (same Debian release as the guest).
+if [ -f "$here/handler/Makefile" ]; then
+	make -s -C "$here/handler" >&2
+fi
+
+# The initramfs: busybox, the modules to reach the root disk, the payload.
+work=$(mktemp -d "${TMPDIR:-/tmp}/tcmu-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+ird=$work/initramfs
+mkdir -p "$ird"/{bin,modules,proc,sys,dev,tcmu/tests,tcmu/bin}
+cp /bin/busybox "$ird/bin/busybox"
+ln -s busybox "$ird/bin/sh"
+[ -f "$moddir/modules.dep" ] || depmod -b "$kernel_dir/root" "$abi"
+: >"$ird/modules.order"
+for m in virtio_pci virtio_blk ext4; do
+	modprobe -d "$kernel_dir/root" -S "$abi" --show-depends "$m" |
+		sed -n 's/^insmod \([^ ]*\).*/\1/p' | while read -r f; do
+		b=$(basename "$f")
+		grep -qx "$b" "$ird/modules.order" && continue
+		cp "$f" "$ird/modules/$b"
+		echo "$b" >>"$ird/modules.order"
+	done
+done
+install -m 755 "$here/guest/initramfs-init" "$ird/init"
+cp "$here/guest/init.sh" "$here/guest/lib.sh" "$ird/tcmu/"
+cp "$here"/tests/*.sh "$ird/tcmu/tests/"
+for b in "$here"/handler/tcmu-ramd; do
+	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
+done
+[ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
+total=60	# boot, module loading, power-off
+{
+	echo "MODULE=$module"
+	echo "TESTS=\"${run[*]}\""
+	for t in "${run[@]}"; do
+		tmo=$(header "$t" timeout)
+		tmo=${tmo:-300}
+		echo "TIMEOUT_${t//-/_}=$tmo"
+		total=$((total + tmo + 70))
+	done
+} >"$ird/tcmu/config"
+(cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
+
+console=$results/console.log
+serial=$results/serial.log
+log "booting $abi with the $module module: ${run[*]} (at most ${total}s)"
+set +e
+timeout -k 10 "$total" qemu-system-x86_64 \
+	-accel tcg,thread=multi -smp 2 -m "$mem" -cpu max \
+	-display none -no-reboot -monitor none \
+	-serial "file:$console" -serial "file:$serial" \
+	-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
+	-append "console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable" \
+	-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
+	-nic none </dev/null
+qrc=$?
+set -e
+[ $qrc = 124 ] && log "the guest did not finish within ${total}s: killed"
+
+# Split the serial stream into per-test logs and results.
+tr -d '\r' <"$serial" >"$work/serial"
+grep '^@@TCMU NOTE' "$work/serial" | cut -c12- | sed 's/^/vm.sh: guest: /' >&2 || true
+for t in "${run[@]}"; do
+	awk -v t="$t" '$0 == "@@TCMU BEGIN " t { on = 1; next }
+		on && /^@@TCMU RESULT / { exit } on { print }' \
+		"$work/serial" >"$results/$t.log"
+	line=$(grep "^@@TCMU RESULT $t " "$work/serial" | head -n1 || true)
+	if [ -z "$line" ]; then
+		report FAIL "$t" 0 "no result (guest hung or crashed; console: $console)"
+		sed 's/^/    | /' "$results/$t.log" | tail -n 40
+		echo "    console log tail ($console):"
+		tail -n 30 "$console" | sed 's/^/    | /'
+		continue
+	fi
+	read -r _ _ _ res secs reason <<<"$line"
+	report "$res" "$t" "$secs" "$reason"
+	if [ $show = 1 ]; then
+		cat "$results/$t.log"
+	elif [ "$res" = FAIL ]; then
+		sed 's/^/    | /' "$results/$t.log" | tail -n 60
+		echo "    (full log: $results/$t.log, console: $console)"
+	fi
+done
+finish
