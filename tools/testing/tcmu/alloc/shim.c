@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Userspace stand-ins for the kernel services lib/xarray.c and
+ * tcmu_data_area.c link against: the XArray node slab, the page allocator
+ * (alloc_pages_exact()/free_pages_exact() over aligned_alloc()), warnings
+ * and a few bitmap helpers.  Allocations can be made to fail on demand and
+ * are counted, so the tests can check roll-back and that memory is given
+ * back exactly.
+ */
+#include <assert.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/bitmap.h>
+#include <linux/gfp.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "shim.h"
+
+struct shim_state shim;
+unsigned long shim_warnings;
+
+void shim_warn(const char *file, int line)
+{
+	__atomic_add_fetch(&shim_warnings, 1, __ATOMIC_RELAXED);
+	if (!shim.quiet_warnings)
+		fprintf(stderr, "WARNING: %s:%d\n", file, line);
+}
+
+static unsigned long page_fail_in, node_fail_in;
+
+void shim_fail_page_in(unsigned long n)
+{
+	page_fail_in = n;
+}
+
+void shim_fail_node_in(unsigned long n)
+{
+	node_fail_in = n;
+}
+
+void shim_no_failures(void)
+{
+	page_fail_in = 0;
+	node_fail_in = 0;
+	shim.nowait_fails = false;
+	shim.quiet_warnings = false;
+}
+
+/* Counts down an armed failure; true when this call must fail. */
+static bool fail_now(unsigned long *in)
+{
+	if (!*in)
+		return false;
+	return --*in == 0;
+}
+
+/* ---- page allocator ------------------------------------------------ */
+
+void *alloc_pages_exact(size_t size, gfp_t gfp)
+{
+	void *p;
+
+	shim.page_calls++;
+	assert(size && !(size & ~PAGE_MASK));
+	if (fail_now(&page_fail_in))
+		return NULL;
+	p = aligned_alloc(PAGE_SIZE, size);
+	assert(p);
+	memset(p, (gfp & __GFP_ZERO) ? 0 : SHIM_POISON, size);
+	shim.pages_live++;
+	return p;
+}
+
+void free_pages_exact(void *virt, size_t size)
+{
+	/* ASan reports the size it was asked for: catch a wrong @size. */
+	if (!virt || ((unsigned long)virt & ~PAGE_MASK) ||
+	    malloc_usable_size(virt) != size) {
+		fprintf(stderr, "%s(%p, %zu): bad call\n", __func__, virt,
+			size);
+		shim.errors++;
+		return;
+	}
+	free(virt);
+	shim.pages_live--;
+}
+
+/* ---- XArray node slab ---------------------------------------------- */
+
+struct kmem_cache {
+	size_t size;
+};
+
+static struct kmem_cache node_cache = { .size = sizeof(struct xa_node) };
+struct kmem_cache *radix_tree_node_cachep = &node_cache;
+
+void *kmem_cache_alloc_lru(struct kmem_cache *cachep, struct list_lru *lru,
+			   int flags)
+{
+	gfp_t gfp = flags;
+	struct xa_node *node;
+
+	(void)lru;
+	assert(cachep == &node_cache);
+	__atomic_add_fetch(&shim.node_calls, 1, __ATOMIC_RELAXED);
+	/* The kernel's node slab has a constructor: __GFP_ZERO is a bug. */
+	if (gfp & __GFP_ZERO) {
+		fprintf(stderr, "node allocation with __GFP_ZERO\n");
+		shim.errors++;
+	}
+	if (shim.nowait_fails && !(gfp & __GFP_DIRECT_RECLAIM))
+		return NULL;
+	if (fail_now(&node_fail_in))
+		return NULL;
+	/* What the kernel's constructor leaves in a fresh node. */
+	node = calloc(1, cachep->size);
+	assert(node);
+	INIT_LIST_HEAD(&node->private_list);
+	__atomic_add_fetch(&shim.nodes_live, 1, __ATOMIC_RELAXED);
+	return node;
+}
+
+void kmem_cache_free(struct kmem_cache *cachep, void *objp)
+{
+	assert(cachep == &node_cache);
+	free(objp);
+	__atomic_sub_fetch(&shim.nodes_live, 1, __ATOMIC_RELAXED);
+}
+
+/* The RCU callback xa_node_free() queues; runs in liburcu's thread. */
+void radix_tree_node_rcu_free(struct rcu_head *head)
+{
+	kmem_cache_free(radix_tree_node_cachep,
+			container_of(head, struct xa_node, rcu_head));
+}
+
+/* ---- bitmap helpers tools/include declares but does not define ------ */
+
+unsigned long _find_next_bit(const unsigned long *addr, unsigned long nbits,
+			     unsigned long start)
+{
+	for (; start < nbits; start++)
+		if (test_bit(start, addr))
+			return start;
+	return nbits;
+}
+
+unsigned long find_last_bit(const unsigned long *addr, unsigned long size)
+{
+	unsigned long bit = size;
+
+	while (bit--)
+		if (test_bit(bit, addr))
+			return bit;
+	return size;
+}
+
+void bitmap_clear(unsigned long *map, unsigned int start, int len)
+{
+	while (len-- > 0)
+		__clear_bit(start++, map);
+}
+
+/* ---- setup --------------------------------------------------------- */
+
+void shim_init(void)
+{
+	rcu_register_thread();
+}
+
+void shim_exit(void)
+{
+	rcu_barrier();
+	rcu_unregister_thread();
+}

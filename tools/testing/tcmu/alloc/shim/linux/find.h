@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* tools/include's <linux/find.h> plus find_last_bit() (in shim.c). */
+#ifndef TCMU_SHIM_LINUX_FIND_H
+#define TCMU_SHIM_LINUX_FIND_H
+
+#include_next <linux/find.h>
+
+unsigned long find_last_bit(const unsigned long *addr, unsigned long size);
+
+#endif

@@ -1,0 +1,1080 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the TCMU data area allocator (drivers/target/tcmu_data_area.c)
+ * in userspace, against the kernel's own lib/xarray.c built with
+ * XA_CHUNK_SHIFT 3 (8 slots a node: a few dozen blocks already make a tree
+ * of several levels), XA_DEBUG, ASan and UBSan.  See the Makefile.
+ *
+ * Tests:
+ *  init_args        tcmu_da_init() argument checks; an empty area has no
+ *                   memory, no entries and everything available.
+ *  alloc_empty      blocks come lowest first from an empty area, with new
+ *                   zeroed memory (the page shim poisons unzeroed memory).
+ *  reuse_order      freed blocks keep their memory and are taken again
+ *                   before never-touched ones, lowest number first.
+ *  enospc           asking for more than is available below the limit
+ *                   fails with -ENOSPC, allocates nothing, changes nothing.
+ *  enomem_page      -ENOMEM on the k-th block memory allocation, for every
+ *                   k, rolls back completely (entries, marks, counters,
+ *                   memory); the same request then succeeds as if the
+ *                   failure never happened.
+ *  enomem_node      the same with an XArray node allocation failing.
+ *  limit_lower      lowering the limit: blocks at or above it are not
+ *                   handed out, in-use ones there do not count as
+ *                   available, reclaim releases kept-free ones there.
+ *  limit_clamp      an out-of-range limit warns and is clamped.
+ *  reclaim_order    reclaim goes highest block first, keeps @keep_free,
+ *                   never touches blocks in use, calls zap for each block
+ *                   while its memory still exists.
+ *  reclaim_windows  the same across many reclaim scan windows.
+ *  stats            page counters with multi-page blocks.
+ *  bad_free         freeing a block not in use warns and changes nothing.
+ *  mark_propagation in a large sparse array (5 node levels), a block freed
+ *                   deep in it is found by a marked search from 0, and
+ *                   alloc reuses it rather than touching block 0.
+ *  random           a long seeded random sequence of alloc (some with
+ *                   injected page or node allocation failures), free,
+ *                   reclaim and limit changes, checked after every op
+ *                   against a plain array model: the set of entries, their
+ *                   addresses, the free mark of each, marked walks,
+ *                   xa_marked() and xa_find(), the blocks each alloc
+ *                   returns, the zap order of each reclaim, every counter,
+ *                   and the number of live block allocations.
+ *
+ * Every test ends by destroying its data area and checking that no block
+ * memory is left; ASan's leak check at exit covers the XArray nodes.  Any
+ * warning a test does not expect, and any misuse the shim sees (a wrong
+ * free_pages_exact() size, __GFP_ZERO on the node slab), fails the test.
+ *
+ * Output: "PASS: name" or "FAIL: name: why" per test, then
+ * "N passed, N failed"; the exit status is non-zero on any failure.
+ * Environment: TCMU_ALLOC_SEED (default: from the clock, always printed)
+ * and TCMU_ALLOC_OPS (default 200000) for the random test.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/xarray.h>
+
+#include "tcmu_data_area.h"
+#include "shim.h"
+
+#define GFP_IO	(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN)
+#define PG	PAGE_SIZE
+
+/* ---- test framework ------------------------------------------------ */
+
+static char why[512];
+static bool failed;
+static unsigned long expected_warnings;
+
+static struct tcmu_data_area da;
+static bool da_live;
+
+#define CHECK(cond, fmt, ...) do {					\
+	if (!(cond)) {							\
+		if (!failed)						\
+			snprintf(why, sizeof(why), "line %d: " fmt,	\
+				 __LINE__, ##__VA_ARGS__);		\
+		failed = true;						\
+		return false;						\
+	}								\
+} while (0)
+
+#define TRY(expr) do { if (!(expr)) return false; } while (0)
+
+static bool init(u32 max, u32 limit, u32 blk_size)
+{
+	int ret = tcmu_da_init(&da, max, limit, blk_size);
+
+	CHECK(!ret, "tcmu_da_init(%u, %u, %u) = %d", max, limit, blk_size,
+	      ret);
+	da_live = true;
+	return true;
+}
+
+/* Free whatever is still in use, destroy, check all memory came back. */
+static bool teardown(void)
+{
+	unsigned long idx;
+	void *entry;
+	u32 blk;
+
+	if (!da_live)
+		return true;
+	xa_for_each(&da.blocks, idx, entry) {
+		if (!xa_get_mark(&da.blocks, idx, TCMU_DA_FREE)) {
+			blk = idx;
+			tcmu_da_free(&da, &blk, 1);
+		}
+	}
+	tcmu_da_destroy(&da);
+	da_live = false;
+	CHECK(xa_empty(&da.blocks), "entries left after destroy");
+	CHECK(shim.pages_live == 0, "%ld block allocations leaked",
+	      shim.pages_live);
+	return true;
+}
+
+static int npass, nfail;
+
+static void run(const char *name, bool (*fn)(void))
+{
+	unsigned long warn0 = shim_warnings, err0 = shim.errors;
+	bool ok;
+
+	failed = false;
+	why[0] = 0;
+	expected_warnings = 0;
+	shim_no_failures();
+	ok = fn();
+	if (!teardown())
+		ok = false;
+	if (ok && shim.errors != err0) {
+		snprintf(why, sizeof(why), "shim saw %lu misuse(s)",
+			 shim.errors - err0);
+		ok = false;
+	}
+	if (ok && shim_warnings - warn0 != expected_warnings) {
+		snprintf(why, sizeof(why), "%lu warning(s), expected %lu",
+			 shim_warnings - warn0, expected_warnings);
+		ok = false;
+	}
+	if (ok) {
+		printf("PASS: %s\n", name);
+		npass++;
+	} else {
+		printf("FAIL: %s: %s\n", name, why);
+		nfail++;
+	}
+	fflush(stdout);
+}
+
+/* ---- helpers ------------------------------------------------------- */
+
+static bool is_free(u32 blk)
+{
+	return xa_get_mark(&da.blocks, blk, TCMU_DA_FREE);
+}
+
+static bool all_bytes(const void *p, int c, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--)
+		if (*b++ != c)
+			return false;
+	return true;
+}
+
+static bool alloc_expect(u32 nr, const u32 *want)
+{
+	u32 got[64];
+	u32 i;
+	int ret;
+
+	ret = tcmu_da_alloc(&da, nr, got, GFP_IO);
+	CHECK(!ret, "alloc(%u) = %d", nr, ret);
+	for (i = 0; i < nr; i++)
+		CHECK(got[i] == want[i], "alloc(%u): blks[%u] = %u, want %u",
+		      nr, i, got[i], want[i]);
+	for (i = 0; i < nr; i++)
+		CHECK(tcmu_da_block_addr(&da, got[i]) && !is_free(got[i]),
+		      "block %u not in use after alloc", got[i]);
+	return true;
+}
+
+static bool alloc_range(u32 first, u32 nr)
+{
+	u32 want[64], i;
+
+	for (i = 0; i < nr; i++)
+		want[i] = first + i;
+	return alloc_expect(nr, want);
+}
+
+static void free_list(const u32 *blks, u32 nr)
+{
+	tcmu_da_free(&da, blks, nr);
+}
+
+static void free_range(u32 first, u32 nr)
+{
+	while (nr--) {
+		tcmu_da_free(&da, &first, 1);
+		first++;
+	}
+}
+
+static bool stats_expect(u64 alloc, u64 in_use, u64 free, u64 peak,
+			 u64 reclaimed, u64 reused, u64 fresh)
+{
+	struct tcmu_da_stats st;
+
+	tcmu_da_get_stats(&da, &st);
+	CHECK(st.pages_allocated == alloc && st.pages_in_use == in_use &&
+	      st.pages_free == free && st.pages_peak == peak &&
+	      st.pages_reclaimed == reclaimed && st.alloc_reused == reused &&
+	      st.alloc_new == fresh,
+	      "stats alloc %" PRIu64 " use %" PRIu64 " free %" PRIu64
+	      " peak %" PRIu64 " recl %" PRIu64 " reused %" PRIu64
+	      " new %" PRIu64 ", want %" PRIu64 " %" PRIu64 " %" PRIu64
+	      " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+	      st.pages_allocated, st.pages_in_use, st.pages_free,
+	      st.pages_peak, st.pages_reclaimed, st.alloc_reused,
+	      st.alloc_new, alloc, in_use, free, peak, reclaimed, reused,
+	      fresh);
+	CHECK((u64)shim.pages_live * (da.blk_size / PG) == st.pages_allocated,
+	      "%ld blocks live in the page shim, stats say %" PRIu64
+	      " pages", shim.pages_live, st.pages_allocated);
+	return true;
+}
+
+/* A full picture of the data area, to prove an operation changed nothing. */
+struct snap {
+	u32 n;
+	unsigned long idx[512];
+	void *addr[512];
+	bool free[512];
+	struct tcmu_da_stats st;
+	u32 avail;
+	long pages_live;
+};
+
+static bool take_snap(struct snap *s)
+{
+	unsigned long idx;
+	void *entry;
+
+	s->n = 0;
+	xa_for_each(&da.blocks, idx, entry) {
+		CHECK(s->n < 512, "snapshot too large");
+		s->idx[s->n] = idx;
+		s->addr[s->n] = entry;
+		s->free[s->n] = is_free(idx);
+		s->n++;
+	}
+	tcmu_da_get_stats(&da, &s->st);
+	s->avail = tcmu_da_avail(&da);
+	s->pages_live = shim.pages_live;
+	return true;
+}
+
+static bool same_snap(const struct snap *a)
+{
+	static struct snap b;
+	u32 i;
+
+	TRY(take_snap(&b));
+	CHECK(a->n == b.n, "%u entries, were %u", b.n, a->n);
+	for (i = 0; i < a->n; i++)
+		CHECK(a->idx[i] == b.idx[i] && a->addr[i] == b.addr[i] &&
+		      a->free[i] == b.free[i],
+		      "entry %lu/%lu changed (free %d, was %d)", b.idx[i],
+		      a->idx[i], b.free[i], a->free[i]);
+	CHECK(!memcmp(&a->st, &b.st, sizeof(a->st)), "stats changed");
+	CHECK(a->avail == b.avail, "avail %u, was %u", b.avail, a->avail);
+	CHECK(a->pages_live == b.pages_live, "%ld block allocations, were %ld",
+	      b.pages_live, a->pages_live);
+	return true;
+}
+
+/* zap callback of the directed tests: records, and checks the memory. */
+static struct {
+	u32 n;
+	u32 blk[2048];
+	bool bad;
+	unsigned long sum;
+} zaps;
+
+static void zap_rec(void *priv, u32 blk)
+{
+	void *addr = tcmu_da_block_addr(&da, blk);
+
+	(void)priv;
+	/* Still an entry, still kept free. */
+	if (!addr || !is_free(blk) || zaps.n >= 2048) {
+		zaps.bad = true;
+		return;
+	}
+	/* Memory still there: ASan reports a use after free otherwise. */
+	zaps.sum += READ_ONCE(*(unsigned char *)addr);
+	zaps.blk[zaps.n++] = blk;
+}
+
+static bool zaps_expect(const u32 *want, u32 n)
+{
+	u32 i;
+
+	CHECK(!zaps.bad, "zap called for a block without memory or in use");
+	CHECK(zaps.n == n, "%u zaps, want %u", zaps.n, n);
+	for (i = 0; i < n; i++)
+		CHECK(zaps.blk[i] == want[i], "zap %u: block %u, want %u",
+		      i, zaps.blk[i], want[i]);
+	zaps.n = 0;
+	return true;
+}
+
+/* ---- directed tests ------------------------------------------------ */
+
+static bool t_init_args(void)
+{
+	static const u32 bad[][3] = {
+		{ 0, 0, PG }, { 1, 0, PG }, { 4, 5, PG }, { 4, 4, 0 },
+		{ 4, 4, 1000 }, { 4, 4, PG + 512 },
+	};
+	unsigned long calls = shim.page_calls;
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(tcmu_da_init(&da, bad[i][0], bad[i][1], bad[i][2]) ==
+		      -EINVAL, "init(%u, %u, %u) accepted", bad[i][0],
+		      bad[i][1], bad[i][2]);
+	TRY(init(4, 3, 2 * PG));
+	CHECK(tcmu_da_avail(&da) == 3, "avail %u", tcmu_da_avail(&da));
+	CHECK(xa_empty(&da.blocks), "entries in a new area");
+	CHECK(!tcmu_da_block_addr(&da, 0), "block 0 has memory");
+	CHECK(shim.page_calls == calls, "init allocated block memory");
+	TRY(stats_expect(0, 0, 0, 0, 0, 0, 0));
+	CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == 0 && !zaps.n,
+	      "reclaim of an empty area did something");
+	return true;
+}
+
+static bool t_alloc_empty(void)
+{
+	unsigned long calls;
+	void *addr[8];
+	u32 i, j;
+
+	TRY(init(64, 64, PG));
+	TRY(alloc_range(0, 5));
+	for (i = 0; i < 5; i++) {
+		addr[i] = tcmu_da_block_addr(&da, i);
+		CHECK(!((unsigned long)addr[i] & ~PAGE_MASK),
+		      "block %u memory not page aligned", i);
+		CHECK(all_bytes(addr[i], 0, PG), "block %u not zeroed", i);
+		for (j = 0; j < i; j++)
+			CHECK(addr[i] != addr[j], "blocks %u, %u share memory",
+			      i, j);
+	}
+	CHECK(!tcmu_da_block_addr(&da, 5), "block 5 has memory");
+	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "free mark set");
+	CHECK(tcmu_da_avail(&da) == 59, "avail %u", tcmu_da_avail(&da));
+	TRY(stats_expect(5, 5, 0, 5, 0, 0, 5));
+
+	calls = shim.page_calls;
+	CHECK(tcmu_da_alloc(&da, 0, NULL, GFP_IO) == 0, "alloc(0) failed");
+	CHECK(shim.page_calls == calls, "alloc(0) allocated memory");
+	TRY(alloc_range(5, 3));
+	TRY(stats_expect(8, 8, 0, 8, 0, 0, 8));
+	return true;
+}
+
+static bool t_reuse_order(void)
+{
+	static const u32 fr[] = { 7, 3, 5 };
+	static const u32 w1[] = { 3, 5, 7, 10, 11 };
+	static const u32 w2[] = { 0, 1 };
+	static const u32 w3[] = { 2, 10, 12 };
+	void *addr[16];
+	u32 i;
+
+	TRY(init(64, 64, PG));
+	TRY(alloc_range(0, 10));
+	for (i = 0; i < 10; i++) {
+		addr[i] = tcmu_da_block_addr(&da, i);
+		memset(addr[i], 'a' + i, PG);
+	}
+	free_list(fr, 3);
+	for (i = 0; i < 10; i++)
+		CHECK(is_free(i) == (i == 3 || i == 5 || i == 7),
+		      "block %u free mark %d", i, is_free(i));
+	TRY(stats_expect(10, 7, 3, 10, 0, 0, 10));
+	CHECK(tcmu_da_avail(&da) == 57, "avail %u", tcmu_da_avail(&da));
+
+	TRY(alloc_expect(5, w1));
+	for (i = 3; i <= 7; i += 2) {
+		CHECK(tcmu_da_block_addr(&da, i) == addr[i],
+		      "reused block %u got new memory", i);
+		CHECK(all_bytes(addr[i], 'a' + i, PG),
+		      "reused block %u lost its data", i);
+	}
+	CHECK(all_bytes(tcmu_da_block_addr(&da, 10), 0, PG),
+	      "new block 10 not zeroed");
+	TRY(stats_expect(12, 12, 0, 12, 0, 3, 12));
+
+	free_range(0, 3);
+	free_range(10, 1);
+	TRY(alloc_expect(2, w2));
+	TRY(alloc_expect(3, w3));
+	TRY(stats_expect(13, 13, 0, 13, 0, 7, 13));
+	return true;
+}
+
+static bool t_enospc(void)
+{
+	static const u32 fr[] = { 2, 4 };
+	static const u32 w[] = { 2, 4, 10, 11 };
+	static struct snap s;
+	unsigned long calls;
+	u32 blks[8];
+
+	TRY(init(16, 12, PG));
+	TRY(alloc_range(0, 10));
+	free_list(fr, 2);
+	CHECK(tcmu_da_avail(&da) == 4, "avail %u", tcmu_da_avail(&da));
+	TRY(take_snap(&s));
+	calls = shim.page_calls;
+	CHECK(tcmu_da_alloc(&da, 5, blks, GFP_IO) == -ENOSPC,
+	      "alloc(5) with 4 available did not fail with -ENOSPC");
+	CHECK(shim.page_calls == calls, "-ENOSPC alloc allocated memory");
+	TRY(same_snap(&s));
+	TRY(alloc_expect(4, w));
+	CHECK(tcmu_da_avail(&da) == 0, "avail %u", tcmu_da_avail(&da));
+	TRY(take_snap(&s));
+	CHECK(tcmu_da_alloc(&da, 1, blks, GFP_IO) == -ENOSPC,
+	      "alloc(1) of a full area did not fail with -ENOSPC");
+	TRY(same_snap(&s));
+	return true;
+}
+
+static bool t_enomem_page(void)
+{
+	static const u32 fr[] = { 1, 3 };
+	static const u32 w[] = { 1, 3, 6, 7, 8, 9 };
+	static struct snap s;
+	u32 blks[8], k;
+	int ret;
+
+	/* 2 blocks reused + 4 new: page allocation 1..4 fails in turn. */
+	for (k = 1; k <= 4; k++) {
+		TRY(init(64, 64, PG));
+		TRY(alloc_range(0, 6));
+		free_list(fr, 2);
+		TRY(take_snap(&s));
+		shim_fail_page_in(k);
+		ret = tcmu_da_alloc(&da, 6, blks, GFP_IO);
+		shim_no_failures();
+		CHECK(ret == -ENOMEM, "page %u failing: alloc = %d", k, ret);
+		TRY(same_snap(&s));
+		TRY(alloc_expect(6, w));
+		TRY(stats_expect(10, 10, 0, 10, 0, 2, 10));
+		TRY(teardown());
+	}
+	return true;
+}
+
+static bool t_enomem_node(void)
+{
+	static struct snap s;
+	const u32 base = XA_CHUNK_SIZE - 2;
+	u32 blks[8], want[4], i, k, n = 0;
+	unsigned long calls;
+	int ret;
+
+	/*
+	 * Blocks 0..base-1 fit in one node; base+2 needs a new root and a
+	 * new leaf.  Non-blocking node allocations fail, so each node costs
+	 * one blocking allocation: fail the k-th of those.
+	 */
+	for (i = 0; i < 4; i++)
+		want[i] = base + i;
+	for (k = 1; ; k++) {
+		TRY(init(4 * XA_CHUNK_SIZE, 4 * XA_CHUNK_SIZE, PG));
+		for (i = 0; i < base; i += 32)
+			TRY(alloc_range(i, base - i < 32 ? base - i : 32));
+		TRY(take_snap(&s));
+		calls = shim.node_calls;
+		shim.nowait_fails = true;
+		shim_fail_node_in(k);
+		ret = tcmu_da_alloc(&da, 4, blks, GFP_IO);
+		shim_no_failures();
+		if (!ret) {
+			/* k is past the last node allocation: done. */
+			CHECK(!memcmp(blks, want, sizeof(want)), "wrong blocks");
+			break;
+		}
+		CHECK(ret == -ENOMEM, "node %u failing: alloc = %d", k, ret);
+		CHECK(shim.node_calls > calls, "no node allocation seen");
+		TRY(same_snap(&s));
+		TRY(alloc_expect(4, want));
+		TRY(teardown());
+		n++;
+	}
+	CHECK(n >= 2, "only %u node allocation(s) could be failed", n);
+	return true;
+}
+
+static bool t_limit_lower(void)
+{
+	static const u32 w8[] = { 5, 8 };
+	static const u32 z[] = { 15, 14, 13, 12, 11, 10, 9, 8, 5 };
+	u32 blks[8], one = 1, five = 5;
+
+	TRY(init(32, 32, PG));
+	TRY(alloc_range(0, 16));
+	free_range(8, 8);
+	tcmu_da_set_limit(&da, 8);
+	CHECK(tcmu_da_avail(&da) == 0, "avail %u", tcmu_da_avail(&da));
+	CHECK(tcmu_da_alloc(&da, 1, blks, GFP_IO) == -ENOSPC,
+	      "alloc at the limit did not fail");
+	free_range(0, 4);
+	CHECK(tcmu_da_avail(&da) == 4, "avail %u", tcmu_da_avail(&da));
+	TRY(alloc_range(0, 4));		/* not the free 8..15 above */
+
+	/* In-use blocks above a lowered limit do not count as available. */
+	tcmu_da_set_limit(&da, 4);
+	CHECK(tcmu_da_avail(&da) == 0, "avail %u", tcmu_da_avail(&da));
+	free_list(&five, 1);
+	CHECK(tcmu_da_avail(&da) == 0, "avail %u after freeing 5",
+	      tcmu_da_avail(&da));
+	free_list(&one, 1);
+	CHECK(tcmu_da_avail(&da) == 1, "avail %u", tcmu_da_avail(&da));
+	TRY(alloc_range(1, 1));
+
+	/* keep_free does not protect kept-free blocks above the limit. */
+	CHECK(tcmu_da_reclaim(&da, 100, zap_rec, NULL) == 9,
+	      "reclaim above the limit");
+	TRY(zaps_expect(z, 9));
+	TRY(stats_expect(7, 7, 0, 16, 9, 5, 16));
+
+	/* Raised again: erased slots are never-touched blocks again. */
+	tcmu_da_set_limit(&da, 32);
+	CHECK(tcmu_da_avail(&da) == 25, "avail %u", tcmu_da_avail(&da));
+	TRY(alloc_expect(2, w8));
+	CHECK(all_bytes(tcmu_da_block_addr(&da, 5), 0, PG),
+	      "block 5 not zeroed after reclaim and realloc");
+	return true;
+}
+
+static bool t_limit_clamp(void)
+{
+	TRY(init(8, 8, PG));
+	expected_warnings = 2;
+	shim.quiet_warnings = true;
+	tcmu_da_set_limit(&da, 0);
+	CHECK(da.limit_blocks == 1, "limit %u", da.limit_blocks);
+	tcmu_da_set_limit(&da, 9);
+	CHECK(da.limit_blocks == 8, "limit %u", da.limit_blocks);
+	return true;
+}
+
+static bool t_reclaim_order(void)
+{
+	static const u32 z1[] = { 18, 16, 14, 12, 10, 8, 6 };
+	static const u32 z2[] = { 4, 2, 0 };
+	void *odd[10];
+	u32 i;
+
+	TRY(init(64, 64, PG));
+	TRY(alloc_range(0, 20));
+	for (i = 0; i < 10; i++) {
+		odd[i] = tcmu_da_block_addr(&da, 2 * i + 1);
+		free_range(2 * i, 1);
+	}
+	CHECK(tcmu_da_reclaim(&da, 3, zap_rec, NULL) == 7, "reclaim(3)");
+	TRY(zaps_expect(z1, 7));
+	for (i = 0; i < 20; i++) {
+		if (i & 1)
+			CHECK(tcmu_da_block_addr(&da, i) == odd[i / 2] &&
+			      !is_free(i), "in-use block %u touched", i);
+		else if (i < 6)
+			CHECK(tcmu_da_block_addr(&da, i) && is_free(i),
+			      "kept-free block %u reclaimed", i);
+		else
+			CHECK(!tcmu_da_block_addr(&da, i),
+			      "block %u not reclaimed", i);
+	}
+	TRY(stats_expect(13, 10, 3, 20, 7, 0, 20));
+	CHECK(tcmu_da_reclaim(&da, 3, zap_rec, NULL) == 0 && !zaps.n,
+	      "second reclaim(3) did something");
+	CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == 3, "reclaim(0)");
+	TRY(zaps_expect(z2, 3));
+	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "free mark left");
+	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 0, "reclaim, all in use");
+	TRY(stats_expect(10, 10, 0, 20, 10, 0, 20));
+	return true;
+}
+
+static bool t_reclaim_windows(void)
+{
+	static u32 want[2048];
+	u32 i, n = 0, nfree = 0, blks[64];
+
+	TRY(init(4096, 4096, PG));
+	for (i = 0; i < 1500; i += 50)
+		TRY(alloc_range(i, 50));
+	/* Free all but every 7th block: 1285 free, spread over windows. */
+	for (i = 0; i < 1500; i++) {
+		if (i % 7) {
+			free_range(i, 1);
+			nfree++;
+		}
+	}
+	for (i = 1500; i-- > 0 && n < nfree - 10; )
+		if (i % 7)
+			want[n++] = i;
+	CHECK(tcmu_da_reclaim(&da, 10, zap_rec, NULL) == n, "reclaim(10)");
+	TRY(zaps_expect(want, n));
+	/* The 10 kept are the lowest free ones and are reused first. */
+	CHECK(tcmu_da_alloc(&da, 12, blks, GFP_IO) == 0, "alloc");
+	for (i = 0, n = 1; i < 10; i++, n++) {
+		if (!(n % 7))
+			n++;
+		CHECK(blks[i] == n, "blks[%u] = %u, want %u", i, blks[i], n);
+	}
+	CHECK(blks[10] == 12 && blks[11] == 13, "new blocks %u %u",
+	      blks[10], blks[11]);
+	return true;
+}
+
+static bool t_stats(void)
+{
+	static const u32 one = 1;
+
+	TRY(init(16, 16, 4 * PG));
+	TRY(alloc_range(0, 3));
+	TRY(stats_expect(12, 12, 0, 12, 0, 0, 3));
+	free_range(1, 2);
+	TRY(stats_expect(12, 4, 8, 12, 0, 0, 3));
+	TRY(alloc_range(1, 1));
+	TRY(stats_expect(12, 8, 4, 12, 0, 1, 3));
+	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 4, "reclaim pages");
+	TRY(stats_expect(8, 8, 0, 12, 4, 1, 3));
+	free_list(&one, 1);
+	TRY(alloc_range(1, 1));
+	TRY(alloc_range(2, 1));
+	TRY(alloc_range(3, 1));
+	TRY(stats_expect(16, 16, 0, 16, 4, 2, 5));
+	CHECK(all_bytes(tcmu_da_block_addr(&da, 3), 0, 4 * PG),
+	      "multi-page block not zeroed");
+	return true;
+}
+
+static bool t_bad_free(void)
+{
+	static const u32 bad[] = { 1, 5, 100 };
+	static struct snap s;
+	static const u32 one = 1;
+
+	TRY(init(8, 8, PG));
+	TRY(alloc_range(0, 2));
+	free_list(&one, 1);
+	TRY(take_snap(&s));
+	expected_warnings = 3;
+	shim.quiet_warnings = true;
+	free_list(bad, 3);	/* double free, never allocated, past max */
+	TRY(same_snap(&s));
+	return true;
+}
+
+static bool t_mark_propagation(void)
+{
+	static const u32 keep[] = { 5, 700, 4096 };
+	unsigned long idx;
+	u32 i, j, blk;
+
+	/* 4097 blocks: index 4096 is 13 bits, 5 levels of 8-slot nodes. */
+	TRY(init(1 << 16, 1 << 16, PG));
+	for (i = 0; i < 4097; i += 64)
+		TRY(alloc_range(i, i + 64 > 4097 ? 4097 - i : 64));
+	for (i = 0, j = 0; i < 4097; i++) {
+		if (j < 3 && i == keep[j])
+			j++;
+		else
+			free_range(i, 1);
+	}
+	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 4094, "reclaim");
+	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "stray free mark");
+
+	blk = 4096;
+	free_list(&blk, 1);
+	CHECK(xa_marked(&da.blocks, TCMU_DA_FREE), "mark not at the root");
+	idx = 0;
+	CHECK(xa_find(&da.blocks, &idx, ULONG_MAX, TCMU_DA_FREE) &&
+	      idx == 4096, "marked search from 0 found %lu", idx);
+	/* Reuse is found through the marks, before never-touched 0. */
+	TRY(alloc_range(4096, 1));
+	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "mark not cleared up");
+
+	blk = 700;
+	free_list(&blk, 1);
+	idx = 0;
+	CHECK(xa_find(&da.blocks, &idx, ULONG_MAX, TCMU_DA_FREE) &&
+	      idx == 700, "marked search from 0 found %lu", idx);
+	idx = 701;
+	CHECK(!xa_find(&da.blocks, &idx, ULONG_MAX, TCMU_DA_FREE),
+	      "marked search from 701 found %lu", idx);
+
+	free_range(5, 1);
+	free_range(4096, 1);
+	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 3, "final reclaim");
+	CHECK(xa_empty(&da.blocks), "tree not empty");
+	TRY(alloc_range(0, 2));
+	return true;
+}
+
+/* ---- random sequence against a model ------------------------------- */
+
+enum { M_ABSENT, M_FREE, M_USED };
+
+#define R_MAX	600		/* blocks: spans 3 reclaim windows */
+#define R_CMDS	128
+
+static struct {
+	u32 limit;
+	u8 st[R_MAX];
+	void *addr[R_MAX];
+	u32 present, used, peak;
+	u64 reused, fresh, reclaimed;
+	u32 ppb;		/* pages per block */
+} m;
+
+static struct {
+	u32 nr;
+	u32 blk[64];
+} cmds[R_CMDS];
+static u32 ncmds;
+
+static u64 rng;
+static unsigned long op, warn0, err0;
+
+/* What the sequence exercised, printed at the end. */
+static struct {
+	unsigned long allocs, enospc, enomem, reclaims, reclaimed, limits;
+} cov;
+
+static u32 rnd(u32 n)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return (u32)((rng * 0x2545f4914f6cdd1dULL) >> 32) % n;
+}
+
+static u32 m_free(void)
+{
+	return m.present - m.used;
+}
+
+static u32 m_avail(void)
+{
+	u32 i, n = 0;
+
+	for (i = 0; i < m.limit; i++)
+		n += m.st[i] != M_USED;
+	return n;
+}
+
+/* Each block's first word: its number and a tag, checked on reuse. */
+static u64 sig(u32 blk)
+{
+	return 0x7463000000000000ULL | blk;
+}
+
+#define RCHECK(cond, fmt, ...) \
+	CHECK(cond, "op %lu: " fmt, op, ##__VA_ARGS__)
+
+static bool m_check(void)
+{
+	XA_STATE(xas, &da.blocks, 0);
+	struct tcmu_da_stats st;
+	u32 n = 0, nm = 0, low = R_MAX, i;
+	unsigned long idx;
+	void *entry;
+	bool bad = false;
+
+	for (i = 0; i < R_MAX && low == R_MAX; i++)
+		if (m.st[i] == M_FREE)
+			low = i;
+
+	rcu_read_lock();
+	xas_for_each(&xas, entry, ULONG_MAX) {
+		idx = xas.xa_index;
+		if (idx >= R_MAX || m.st[idx] == M_ABSENT ||
+		    entry != m.addr[idx] ||
+		    xas_get_mark(&xas, TCMU_DA_FREE) != (m.st[idx] == M_FREE)) {
+			bad = true;
+			break;
+		}
+		n++;
+	}
+	rcu_read_unlock();
+	RCHECK(!bad, "entry %lu disagrees with the model (state %d)", idx,
+	       idx < R_MAX ? m.st[idx] : -1);
+	RCHECK(n == m.present, "%u entries, model %u", n, m.present);
+
+	xas_set(&xas, 0);
+	rcu_read_lock();
+	xas_for_each_marked(&xas, entry, ULONG_MAX, TCMU_DA_FREE) {
+		idx = xas.xa_index;
+		if (idx >= R_MAX || m.st[idx] != M_FREE) {
+			bad = true;
+			break;
+		}
+		nm++;
+	}
+	rcu_read_unlock();
+	RCHECK(!bad, "marked walk found %lu", idx);
+	RCHECK(nm == m_free(), "%u marked, model %u", nm, m_free());
+	RCHECK(xa_marked(&da.blocks, TCMU_DA_FREE) == (nm > 0),
+	       "xa_marked() disagrees");
+	idx = 0;
+	entry = xa_find(&da.blocks, &idx, ULONG_MAX, TCMU_DA_FREE);
+	RCHECK(low == R_MAX ? !entry : (entry && idx == low),
+	       "xa_find(free) got %lu, model %u", entry ? idx : ULONG_MAX,
+	       low);
+
+	RCHECK(tcmu_da_avail(&da) == m_avail(), "avail %u, model %u",
+	       tcmu_da_avail(&da), m_avail());
+	tcmu_da_get_stats(&da, &st);
+	RCHECK(st.pages_allocated == (u64)m.present * m.ppb &&
+	       st.pages_in_use == (u64)m.used * m.ppb &&
+	       st.pages_free == (u64)m_free() * m.ppb &&
+	       st.pages_peak == (u64)m.peak * m.ppb &&
+	       st.pages_reclaimed == m.reclaimed &&
+	       st.alloc_reused == m.reused && st.alloc_new == m.fresh,
+	       "stats disagree with the model");
+	RCHECK(shim.pages_live == m.present, "%ld block allocations, model %u",
+	       shim.pages_live, m.present);
+	RCHECK(shim.errors == err0 && shim_warnings == warn0,
+	       "shim misuse or warning");
+	return true;
+}
+
+static bool r_alloc(void)
+{
+	u32 nr = 1 + rnd(rnd(8) ? 8 : 64), want[64], got[64];
+	u32 i, n = 0, nnew, fail = 0, inject = rnd(12);
+	int ret;
+
+	for (i = 0; i < m.limit && n < nr; i++)
+		if (m.st[i] == M_FREE)
+			want[n++] = i;
+	nnew = nr - n;
+	for (i = 0; i < m.limit && n < nr; i++)
+		if (m.st[i] == M_ABSENT)
+			want[n++] = i;
+
+	if (inject == 0 && nnew) {
+		fail = 1 + rnd(nnew);
+		shim_fail_page_in(fail);
+	} else if (inject == 1) {
+		shim_fail_node_in(1 + rnd(3));
+	}
+	memset(got, 0xff, sizeof(got));
+	ret = tcmu_da_alloc(&da, nr, got, rnd(2) ? GFP_IO : GFP_KERNEL);
+	shim_fail_page_in(0);
+	shim_fail_node_in(0);
+
+	if (n < nr) {
+		RCHECK(ret == -ENOSPC, "alloc(%u), %u avail: %d", nr, n, ret);
+		cov.enospc++;
+		return true;
+	}
+	if (fail) {
+		RCHECK(ret == -ENOMEM, "alloc(%u), page %u failing: %d", nr,
+		       fail, ret);
+		cov.enomem++;
+		return true;
+	}
+	if (ret == -ENOMEM && inject == 1) {
+		cov.enomem++;	/* a node allocation failed: rolled back */
+		return true;
+	}
+	cov.allocs++;
+	RCHECK(!ret, "alloc(%u) = %d", nr, ret);
+	for (i = 0; i < nr; i++)
+		RCHECK(got[i] == want[i], "alloc(%u): blks[%u] = %u, model %u",
+		       nr, i, got[i], want[i]);
+
+	for (i = 0; i < nr; i++) {
+		u32 b = got[i];
+		void *p = tcmu_da_block_addr(&da, b);
+
+		RCHECK(p, "block %u has no memory", b);
+		if (m.st[b] == M_FREE) {
+			RCHECK(p == m.addr[b] && *(u64 *)p == sig(b),
+			       "reused block %u lost its memory", b);
+			m.reused++;
+		} else {
+			RCHECK(all_bytes(p, 0, m.ppb * PG),
+			       "new block %u not zeroed", b);
+			*(u64 *)p = sig(b);
+			m.addr[b] = p;
+			m.present++;
+			m.fresh++;
+		}
+		m.st[b] = M_USED;
+	}
+	m.used += nr;
+	if (m.used > m.peak)
+		m.peak = m.used;
+	cmds[ncmds].nr = nr;
+	memcpy(cmds[ncmds].blk, got, nr * sizeof(u32));
+	ncmds++;
+	return true;
+}
+
+static void r_free(u32 c)
+{
+	u32 i;
+
+	tcmu_da_free(&da, cmds[c].blk, cmds[c].nr);
+	for (i = 0; i < cmds[c].nr; i++)
+		m.st[cmds[c].blk[i]] = M_FREE;
+	m.used -= cmds[c].nr;
+	cmds[c] = cmds[--ncmds];
+}
+
+static struct {
+	u32 n, blk[R_MAX];
+	bool bad;
+} rz;
+
+static void r_zap(void *priv, u32 blk)
+{
+	void *p = tcmu_da_block_addr(&da, blk);
+
+	(void)priv;
+	if (blk >= R_MAX || !p || !is_free(blk) || *(u64 *)p != sig(blk) ||
+	    rz.n >= R_MAX)
+		rz.bad = true;
+	else
+		rz.blk[rz.n++] = blk;
+}
+
+static bool r_reclaim(void)
+{
+	u32 keep = rnd(4) ? rnd(m_free() + 2) : 0;
+	u32 over = 0, todo = 0, n = 0, i;
+	unsigned long pages;
+
+	for (i = m.limit; i < R_MAX; i++)
+		over += m.st[i] == M_FREE;
+	if (m_free() > keep)
+		todo = m_free() - keep;
+	if (todo < over)
+		todo = over;
+
+	rz.n = 0;
+	rz.bad = false;
+	pages = tcmu_da_reclaim(&da, keep, r_zap, NULL);
+	cov.reclaims++;
+	cov.reclaimed += rz.n;
+	RCHECK(!rz.bad, "zap for a block not kept free or without memory");
+	RCHECK(rz.n == todo, "reclaim(%u): %u zaps, model %u", keep, rz.n,
+	       todo);
+	RCHECK(pages == (unsigned long)todo * m.ppb, "reclaim(%u) = %lu",
+	       keep, pages);
+	for (i = R_MAX; i-- > 0 && n < todo; ) {
+		if (m.st[i] != M_FREE)
+			continue;
+		RCHECK(rz.blk[n] == i, "reclaim zap %u: %u, model %u", n,
+		       rz.blk[n], i);
+		m.st[i] = M_ABSENT;
+		m.present--;
+		m.reclaimed += m.ppb;
+		n++;
+	}
+	return true;
+}
+
+static bool t_random(void)
+{
+	unsigned long nops = 200000;
+	const char *env;
+	u64 seed;
+	u32 r;
+
+	env = getenv("TCMU_ALLOC_OPS");
+	if (env)
+		nops = strtoul(env, NULL, 0);
+	env = getenv("TCMU_ALLOC_SEED");
+	seed = env ? strtoull(env, NULL, 0) :
+		     (u64)time(NULL) * 1000003 ^ (u64)getpid();
+	printf("random: seed %" PRIu64 ", %lu ops (TCMU_ALLOC_SEED=%" PRIu64
+	       " TCMU_ALLOC_OPS=%lu to repeat)\n", seed, nops, seed, nops);
+	fflush(stdout);
+	rng = seed * 2 + 1;
+
+	memset(&m, 0, sizeof(m));
+	memset(&cov, 0, sizeof(cov));
+	ncmds = 0;
+	m.ppb = 1 + seed % 2;
+	m.limit = R_MAX;
+	TRY(init(R_MAX, R_MAX, m.ppb * PG));
+	warn0 = shim_warnings;
+	err0 = shim.errors;
+
+	for (op = 0; op < nops; op++) {
+		r = rnd(100);
+		if (r < 45 && ncmds < R_CMDS) {
+			TRY(r_alloc());
+		} else if (r < 85 && ncmds) {
+			r_free(rnd(ncmds));
+		} else if (r < 92) {
+			TRY(r_reclaim());
+		} else if (r < 96) {
+			m.limit = rnd(2) ? R_MAX : 1 + rnd(R_MAX);
+			tcmu_da_set_limit(&da, m.limit);
+			cov.limits++;
+		} else if (r < 98) {
+			shim.nowait_fails = !shim.nowait_fails;
+		} else {
+			while (ncmds)
+				r_free(rnd(ncmds));
+		}
+		TRY(m_check());
+	}
+	while (ncmds)
+		r_free(0);
+	TRY(r_reclaim());
+	TRY(m_check());
+	printf("random: %lu allocs (%" PRIu64 " blocks reused, %" PRIu64
+	       " new), %lu -ENOSPC, %lu -ENOMEM, ", cov.allocs, m.reused,
+	       m.fresh, cov.enospc, cov.enomem);
+	printf("%lu reclaims (%lu blocks), %lu limit changes\n",
+	       cov.reclaims, cov.reclaimed, cov.limits);
+	return true;
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		bool (*fn)(void);
+	} tests[] = {
+		{ "init_args", t_init_args },
+		{ "alloc_empty", t_alloc_empty },
+		{ "reuse_order", t_reuse_order },
+		{ "enospc", t_enospc },
+		{ "enomem_page", t_enomem_page },
+		{ "enomem_node", t_enomem_node },
+		{ "limit_lower", t_limit_lower },
+		{ "limit_clamp", t_limit_clamp },
+		{ "reclaim_order", t_reclaim_order },
+		{ "reclaim_windows", t_reclaim_windows },
+		{ "stats", t_stats },
+		{ "bad_free", t_bad_free },
+		{ "mark_propagation", t_mark_propagation },
+		{ "random", t_random },
+	};
+	unsigned int i;
+
+	shim_init();
+	printf("tcmu data area tests: XA_CHUNK_SHIFT %d\n", XA_CHUNK_SHIFT);
+	for (i = 0; i < ARRAY_SIZE(tests); i++)
+		run(tests[i].name, tests[i].fn);
+	shim_exit();
+	printf("%d passed, %d failed\n", npass, nfail);
+	return nfail ? 1 : 0;
+}
