@@ -9,6 +9,11 @@
 #   -r, --results DIR         where logs go (default: results/<module>)
 #   -l, --list                list the tests and exit
 #   -s, --show                print every test's output, not only failures
+#   -k, --kernel debian|debug the guest kernel: Debian's 6.1 image (default:
+#                             $KERNEL, else debian) or our debug build of the
+#                             same source (KASAN, lockdep, kmemleak, fault
+#                             injection: scripts/build-debug-kernel.sh);
+#                             timeouts are tripled on it
 #       --mem MB              guest RAM (default 2048)
 #   TEST                      test names (tests/NAME.sh); default: all
 #                             but those marked "# default: no"
@@ -18,9 +23,16 @@
 # timeout too, so a hung guest can never hang this script: the tests that
 # got no result fail and the console log is kept.
 #
-# Prints one line per test: "PASS|FAIL|SKIP <module>/<test> (<s>s) <why>";
-# a failed test's output and dmesg tail follow it.  Ends with
+# Prints one line per test: "PASS|FAIL|SKIP|XFAIL <module>/<test> (<s>s)
+# <why>"; a failed test's output and dmesg tail follow it.  Ends with
 # "N passed, N failed, N skipped" and exits 1 if any test failed.
+#
+# A test whose header says "# xfail: <module> <why>" is known to fail on
+# that module (the stock one hangs or breaks where ours must not): there
+# it runs in a boot of its own, its failure is reported as XFAIL and
+# counted as passed, and its passing fails the run, so the known
+# difference between the two drivers is checked on every run.  Its
+# "# xfail-timeout: S" (default 300) replaces its timeout there.
 # The counts also go to DIR/summary for tools/testing/tcmu/check.sh.
 #
 # Guest test scripts: see guest/lib.sh for their conventions.
@@ -30,6 +42,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
 export TCMU_CACHE=${TCMU_CACHE:-$top/.cache}
 module=${MODULE:-ours}
+kernel=${KERNEL:-debian}
 results=
 mem=${TCMU_VM_MEM:-2048}
 list=0
@@ -40,19 +53,25 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	-m|--module) module=$2; shift ;;
 	-r|--results) results=$2; shift ;;
+	-k|--kernel) kernel=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	-l|--list) list=1 ;;
 	-s|--show) show=1 ;;
-	-h|--help) sed -n '3,26p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
 	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) tests+=("$1") ;;
 	esac
 	shift
 done
 case $module in stock|ours) ;; *) echo "vm.sh: module is stock or ours" >&2; exit 2 ;; esac
+case $kernel in debian|debug) ;; *) echo "vm.sh: kernel is debian or debug" >&2; exit 2 ;; esac
+label=$module
+[ "$kernel" = debug ] && label=debug-$module
 
 # A test's header line "# key: value".
 header() { sed -n "s/^# $2: *//p" "$here/tests/$1.sh" | head -n1; }
+# "# xfail: MODULE why": the reason if TEST is known to fail on $module.
+xfail() { header "$1" xfail | sed -n "s/^$module  *//p"; }
 
 if [ ${#tests[@]} = 0 ]; then
 	for f in "$here"/tests/*.sh; do
@@ -71,18 +90,19 @@ if [ $list = 1 ]; then
 	exit 0
 fi
 
-results=${results:-$top/results/$module}
+results=${results:-$top/results/$label}
 rm -rf "$results"
 mkdir -p "$results"
 log() { echo "vm.sh: $*" >&2; }
 
 pass=0 failed=0 skipped=0
 report() {	# result test seconds reason
-	printf '%s %s/%s (%ss)%s\n' "$1" "$module" "$2" "$3" "${4:+ $4}"
+	printf '%s %s/%s (%ss)%s\n' "$1" "$label" "$2" "$3" "${4:+ $4}"
 	case $1 in
 	PASS) pass=$((pass + 1)) ;;
 	FAIL) failed=$((failed + 1)) ;;
 	SKIP) skipped=$((skipped + 1)) ;;
+	XFAIL) pass=$((pass + 1)) ;;
 	esac
 }
 finish() {
@@ -114,8 +134,32 @@ done
 kernel_dir=$("$top/scripts/fetch-kernel.sh" | tail -n1)
 abi=$(basename "$kernel_dir")-amd64
 rootfs=$("$top/scripts/mkrootfs.sh" "$kernel_dir" | tail -n1)
-vmlinuz=$kernel_dir/root/boot/vmlinuz-$abi
-moddir=$kernel_dir/root/lib/modules/$abi
+work=$(mktemp -d "${TMPDIR:-/tmp}/tcmu-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+scale=1
+if [ "$kernel" = debug ]; then
+	dk=$("$top/scripts/build-debug-kernel.sh" | tail -n1)
+	rel=$(cat "$dk/build/include/config/kernel.release")
+	vmlinuz=$dk/build/arch/x86/boot/bzImage
+	modroot=$dk/mods
+	scale=3
+	if [ "$module" = ours ]; then
+		# Our module, built against the debug tree in a scratch copy.
+		mkdir -p "$work/mod"
+		cp "$top"/drivers/target/Kbuild "$top"/drivers/target/*.[ch] "$work/mod/"
+		make -s -C "$dk/build" M="$work/mod" modules >"$work/mod/build.log" 2>&1 || {
+			cat "$work/mod/build.log" >&2
+			log "our module does not build against the debug kernel"
+			exit 1
+		}
+		ko=$work/mod/target_core_user.ko
+	fi
+else
+	rel=$abi
+	vmlinuz=$kernel_dir/root/boot/vmlinuz-$abi
+	modroot=$kernel_dir/root
+fi
+moddir=$modroot/lib/modules/$rel
 
 # Test helpers built on the host (same Debian release as the guest).
 if [ -f "$here/handler/Makefile" ]; then
@@ -123,16 +167,14 @@ if [ -f "$here/handler/Makefile" ]; then
 fi
 
 # The initramfs: busybox, the modules to reach the root disk, the payload.
-work=$(mktemp -d "${TMPDIR:-/tmp}/tcmu-vm.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 ird=$work/initramfs
 mkdir -p "$ird"/{bin,modules,proc,sys,dev,tcmu/tests,tcmu/bin}
 cp /bin/busybox "$ird/bin/busybox"
 ln -s busybox "$ird/bin/sh"
-[ -f "$moddir/modules.dep" ] || depmod -b "$kernel_dir/root" "$abi"
+[ -f "$moddir/modules.dep" ] || depmod -b "$modroot" "$rel"
 : >"$ird/modules.order"
 for m in virtio_pci virtio_blk ext4; do
-	modprobe -d "$kernel_dir/root" -S "$abi" --show-depends "$m" |
+	modprobe -d "$modroot" -S "$rel" --show-depends "$m" |
 		sed -n 's/^insmod \([^ ]*\).*/\1/p' | while read -r f; do
 		b=$(basename "$f")
 		grep -qx "$b" "$ird/modules.order" && continue
@@ -147,57 +189,89 @@ for b in "$here"/handler/tcmu-ramd; do
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
 done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
-total=60	# boot, module loading, power-off
-{
-	echo "MODULE=$module"
-	echo "TESTS=\"${run[*]}\""
-	for t in "${run[@]}"; do
-		tmo=$(header "$t" timeout)
-		tmo=${tmo:-300}
-		echo "TIMEOUT_${t//-/_}=$tmo"
-		total=$((total + tmo + 70))
+# The root disk has Debian's module tree only: bring the debug kernel's.
+[ "$kernel" = debug ] && mkdir -p "$ird/tcmu/modules" && cp -a "$moddir" "$ird/tcmu/modules/"
+
+# boot NAME TEST...: one guest boot running TESTs; reports each.
+boot() {
+	local name=$1 t tmo total line res secs reason xf qrc
+	shift
+	total=$((60 * scale))	# boot, module loading, power-off
+	{
+		echo "MODULE=$module"
+		echo "KERNEL=$kernel"
+		echo "TESTS=\"$*\""
+		for t in "$@"; do
+			tmo=$(header "$t" timeout)
+			# A known failure may be a hang: wait less for it.
+			[ -n "$(xfail "$t")" ] && tmo=$(header "$t" xfail-timeout)
+			tmo=$(( ${tmo:-300} * scale ))
+			echo "TIMEOUT_${t//-/_}=$tmo"
+			total=$((total + tmo + 70))
+		done
+	} >"$ird/tcmu/config"
+	(cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
+
+	local console=$results/console-$name.log serial=$results/serial-$name.log
+	log "booting $rel with the $module module: $* (at most ${total}s)"
+	set +e
+	timeout -k 10 "$total" qemu-system-x86_64 \
+		-accel tcg,thread=multi -smp 2 -m "$mem" -cpu max \
+		-display none -no-reboot -monitor none \
+		-serial "file:$console" -serial "file:$serial" \
+		-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
+		-append "console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable" \
+		-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
+		-nic none </dev/null
+	qrc=$?
+	set -e
+	[ $qrc = 124 ] && log "the guest did not finish within ${total}s: killed"
+
+	# Split the serial stream into per-test logs and results.
+	tr -d '\r' <"$serial" >"$work/serial"
+	grep '^@@TCMU NOTE' "$work/serial" | cut -c12- | sed 's/^/vm.sh: guest: /' >&2 || true
+	for t in "$@"; do
+		awk -v t="$t" '$0 == "@@TCMU BEGIN " t { on = 1; next }
+			on && /^@@TCMU RESULT / { exit } on { print }' \
+			"$work/serial" >"$results/$t.log"
+		line=$(grep "^@@TCMU RESULT $t " "$work/serial" | head -n1 || true)
+		if [ -z "$line" ]; then
+			res=FAIL secs=0
+			reason="no result (guest hung or crashed; console: $console)"
+		else
+			read -r _ _ _ res secs reason <<<"$line"
+		fi
+		xf=$(xfail "$t")
+		if [ -n "$xf" ] && [ "$res" = FAIL ]; then
+			report XFAIL "$t" "$secs" "known to fail on $module: $xf; here: $reason"
+			[ $show = 1 ] && cat "$results/$t.log"
+			continue
+		elif [ -n "$xf" ] && [ "$res" = PASS ]; then
+			res=FAIL
+			reason="expected to fail on $module ($xf) but passed: update its xfail line"
+		fi
+		report "$res" "$t" "$secs" "$reason"
+		if [ $show = 1 ]; then
+			cat "$results/$t.log"
+		elif [ "$res" = FAIL ]; then
+			sed 's/^/    | /' "$results/$t.log" | tail -n 60
+			if [ -z "$line" ]; then
+				echo "    console log tail ($console):"
+				tail -n 30 "$console" | sed 's/^/    | /'
+			fi
+			echo "    (full log: $results/$t.log, console: $console)"
+		fi
 	done
-} >"$ird/tcmu/config"
-(cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
+}
 
-console=$results/console.log
-serial=$results/serial.log
-log "booting $abi with the $module module: ${run[*]} (at most ${total}s)"
-set +e
-timeout -k 10 "$total" qemu-system-x86_64 \
-	-accel tcg,thread=multi -smp 2 -m "$mem" -cpu max \
-	-display none -no-reboot -monitor none \
-	-serial "file:$console" -serial "file:$serial" \
-	-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
-	-append "console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable" \
-	-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
-	-nic none </dev/null
-qrc=$?
-set -e
-[ $qrc = 124 ] && log "the guest did not finish within ${total}s: killed"
-
-# Split the serial stream into per-test logs and results.
-tr -d '\r' <"$serial" >"$work/serial"
-grep '^@@TCMU NOTE' "$work/serial" | cut -c12- | sed 's/^/vm.sh: guest: /' >&2 || true
+# Tests known to fail on this module may take the guest down with them:
+# each gets a boot of its own, after the others.
+normal=() isolated=()
 for t in "${run[@]}"; do
-	awk -v t="$t" '$0 == "@@TCMU BEGIN " t { on = 1; next }
-		on && /^@@TCMU RESULT / { exit } on { print }' \
-		"$work/serial" >"$results/$t.log"
-	line=$(grep "^@@TCMU RESULT $t " "$work/serial" | head -n1 || true)
-	if [ -z "$line" ]; then
-		report FAIL "$t" 0 "no result (guest hung or crashed; console: $console)"
-		sed 's/^/    | /' "$results/$t.log" | tail -n 40
-		echo "    console log tail ($console):"
-		tail -n 30 "$console" | sed 's/^/    | /'
-		continue
-	fi
-	read -r _ _ _ res secs reason <<<"$line"
-	report "$res" "$t" "$secs" "$reason"
-	if [ $show = 1 ]; then
-		cat "$results/$t.log"
-	elif [ "$res" = FAIL ]; then
-		sed 's/^/    | /' "$results/$t.log" | tail -n 60
-		echo "    (full log: $results/$t.log, console: $console)"
-	fi
+	if [ -n "$(xfail "$t")" ]; then isolated+=("$t"); else normal+=("$t"); fi
+done
+[ ${#normal[@]} -gt 0 ] && boot main "${normal[@]}"
+for t in "${isolated[@]}"; do
+	boot "$t" "$t"
 done
 finish

@@ -7,6 +7,8 @@
 #   - first lines: "# tcmu-test: <one line description>",
 #     "# timeout: <seconds>" and "# modules: stock ours" (which modules
 #     the test runs against; a module not listed reports SKIP);
+#   - optional: "# xfail: stock <why>" when the stock module is known to
+#     fail it (see vm.sh); "# default: no" keeps it out of the suite;
 #   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);
 #     skip: call skip "why" (prints "SKIP: why", exits 77);
 #   - $MODULE is "stock" or "ours"; scratch files go under /tmp or
@@ -94,14 +96,17 @@ backstore_serial() {	# $1 = configfs path of the backstore
 	sed -n 's/^T10 VPD Unit Serial Number: //p' "$1/wwn/vpd_unit_serial"
 }
 
-# disk_of_backstore PATH: the /dev/sdX exported for a backstore.
+# disk_of_backstore PATH: the /dev/sdX exported for a backstore, found
+# by its unit serial (VPD page 0x80): LIO's, which tcmu-runner reports,
+# or the backstore's name, which tcmu-ramd reports.
 disk_of_backstore() {
-	local serial d
+	local serial d sn
 	serial=$(backstore_serial "$1")
 	[ -n "$serial" ] || return 1
 	for d in /sys/block/sd*; do
 		[ -e "$d/device/vpd_pg80" ] || continue
-		if tr -d '\0' <"$d/device/vpd_pg80" | grep -q "$serial"; then
+		sn=$(tail -c +5 "$d/device/vpd_pg80" | tr -d '\0')
+		if [ "$sn" = "$serial" ] || [ "$sn" = "${1##*/}" ]; then
 			echo "/dev/${d##*/}"
 			return 0
 		fi
@@ -153,9 +158,7 @@ lio_cleanup() {
 		[ -d "$f" ] || continue
 		for t in "$f"/tpgt_*; do
 			[ -d "$t" ] || continue
-			[ -e "$t/nexus" ] && [ -n "$(cat "$t/nexus" 2>/dev/null)" ] &&
-				echo NULL >"$t/nexus" 2>/dev/null
-			echo 0 >"$t/enable" 2>/dev/null
+			[ -e "$t/enable" ] && echo 0 2>/dev/null >"$t/enable"
 			for n in "$t"/acls/*; do
 				[ -d "$n" ] || continue
 				for l in "$n"/lun_*; do
@@ -170,6 +173,8 @@ lio_cleanup() {
 				find "$l" -maxdepth 1 -type l -delete
 				rmdir "$l"
 			done
+			[ -e "$t/nexus" ] && [ -n "$(cat "$t/nexus" 2>/dev/null)" ] &&
+				echo NULL 2>/dev/null >"$t/nexus"
 			rmdir "$t"/np/* 2>/dev/null
 			rmdir "$t"
 		done
@@ -185,4 +190,41 @@ lio_cleanup() {
 		rmdir "$hba" 2>/dev/null
 	done
 	return 0
+}
+
+# --- user backstores served by tcmu-ramd (our raw-ABI test handler) ---
+RAMD=/tcmu/bin/tcmu-ramd
+
+# ramd_dev HBA NAME SIZE [CONTROL...]: make and enable user_HBA/NAME with
+# dev_config ramd/NAME (no netlink replies: nobody listens); prints its
+# configfs path.  Extra control parameters (key=value) go in before
+# enabling.
+ramd_dev() {
+	local dev=$CFS/core/user_$1/$2 p
+	mkdir -p "$dev" || fail "mkdir $dev"
+	for p in "dev_config=ramd/$2" "dev_size=$3" nl_reply_supported=-1 "${@:4}"; do
+		echo -n "$p" >"$dev/control" || fail "control $p rejected"
+	done
+	echo 1 >"$dev/enable" || fail "enabling $dev failed"
+	echo "$dev"
+}
+
+# ramd_start NAME SIZE [ARGS...]: serve ramd/NAME in the background; the
+# pid is in $RAMD_PID, the log in /tmp/ramd-NAME.out.
+ramd_start() {
+	[ -x $RAMD ] || skip "tcmu-ramd not built"
+	$RAMD --config "ramd/$1" --size "$2" "${@:3}" >>"/tmp/ramd-$1.out" 2>&1 &
+	RAMD_PID=$!
+	sleep 0.5
+	kill -0 $RAMD_PID 2>/dev/null || { cat "/tmp/ramd-$1.out"; fail "tcmu-ramd died"; }
+}
+
+# loop_lun WWN DEV: export backstore DEV as LUN 0 of a tcm_loop target;
+# prints the disk (found by the unit serial LIO gives the backstore).
+loop_lun() {
+	local t=$CFS/loopback/$1/tpgt_1
+	mkdir -p "$t/lun/lun_0" || fail "mkdir $t"
+	echo -n "${1%?}f" >"$t/nexus" || fail "nexus for $1"
+	ln -s "$2" "$t/lun/lun_0/${2##*/}" || fail "LUN link for $2"
+	wait_disk "$2"
 }
