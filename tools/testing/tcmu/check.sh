@@ -5,7 +5,9 @@
 #
 #   1. static checks of the driver: a W=1 build with no warnings, sparse
 #      (C=2) with no warnings, checkpatch.pl --strict;
-#   2. the data-area allocator's userspace unit harness (tools/testing/tcmu/alloc);
+#   2. userspace harnesses: the data-area allocator's (tools/testing/tcmu/alloc,
+#      the kernel's lib/xarray.c compiled in userspace) and tcmu-ramd's
+#      self-test against a fake ring (tools/testing/tcmu/handler);
 #   3. the VM tests, once against Debian's stock target_core_user and once
 #      against ours (tools/testing/tcmu/vm.sh).
 #
@@ -60,18 +62,26 @@ fi
 make -C "$KDIR" M="$mod" modules >"$out/build.log" 2>&1 ||
 	result FAIL static/build "$out/build.log"
 
-if [ -f "$here/alloc/Makefile" ]; then
-	echo "== allocator unit harness =="
-	make -C "$here/alloc" KSRC="$KSRC" check 2>&1 | tee "$out/alloc.log" |
-		grep -E '^(PASS|FAIL)|passed,'
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/alloc.log" | tail -n1)
-	if [ -n "$line" ]; then
-		read -r p _ f _ <<<"$line"
-		add "$p" "$f"
-	else
-		result FAIL unit/alloc-harness "$out/alloc.log"
+# unit NAME LOG CMD...: a userspace harness that ends with "N passed, N failed".
+unit() {
+	local name=$1 log=$2 line rc p=0 f=0
+	shift 2
+	echo "== $name =="
+	"$@" >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL)|passed,' "$log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
+	[ -n "$line" ] && read -r p _ f _ <<<"$line" && add "$p" "$f"
+	# No summary, or a non-zero exit its counts do not explain (a build
+	# error, a sanitizer report at exit): one more failure.
+	if [ -z "$line" ] || { [ $rc != 0 ] && [ "$f" = 0 ]; }; then
+		result FAIL "unit/$name (exit $rc)" "$log"
 	fi
-fi
+}
+unit "allocator unit harness" "$out/alloc.log" \
+	make -C "$here/alloc" KSRC="$KSRC" check
+unit "tcmu-ramd self-test (ASan, UBSan)" "$out/ramd-selftest.log" \
+	make -s -C "$here/handler" check SAN=1
 
 for m in ${CHECK_MODULES:-stock ours}; do
 	echo "== VM tests, $m module =="

@@ -86,11 +86,18 @@ for t in $TESTS; do
 	dmesg -C
 	[ -w $kmemleak ] && echo clear >$kmemleak
 	start=$(date +%s)
-	# Output goes to the host as it comes, so a hung guest loses none.
+	# Output goes to the host as it comes (tail -f), so a hung guest
+	# loses none; a file, not a pipe, so that a process the test left
+	# behind holding its stdout cannot keep the test from ending.
 	(cd /tmp && MODULE=$MODULE TCMU_TEST=$t \
-		timeout -k 10 "$tmo" bash /tcmu/tests/$t.sh) </dev/null 2>&1 |
-		tee /tmp/results/$t.log >&3
-	rc=${PIPESTATUS[0]}
+		exec timeout -k 10 "$tmo" bash /tcmu/tests/$t.sh) \
+		</dev/null >/tmp/results/$t.log 2>&1 &
+	tpid=$!
+	tail -n +1 -f --pid=$tpid /tmp/results/$t.log >&3 &
+	tailpid=$!
+	wait $tpid
+	rc=$?
+	wait $tailpid
 	secs=$(( $(date +%s) - start ))
 	reason=
 	case $rc in

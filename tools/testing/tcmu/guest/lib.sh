@@ -101,11 +101,11 @@ backstore_serial() {	# $1 = configfs path of the backstore
 # or the backstore's name, which tcmu-ramd reports.
 disk_of_backstore() {
 	local serial d sn
-	serial=$(backstore_serial "$1")
-	[ -n "$serial" ] || return 1
+	serial=$(backstore_serial "$1")	# empty unless someone set one
 	for d in /sys/block/sd*; do
 		[ -e "$d/device/vpd_pg80" ] || continue
 		sn=$(tail -c +5 "$d/device/vpd_pg80" | tr -d '\0')
+		[ -n "$sn" ] || continue
 		if [ "$sn" = "$serial" ] || [ "$sn" = "${1##*/}" ]; then
 			echo "/dev/${d##*/}"
 			return 0
