@@ -192,6 +192,45 @@ done
 # The root disk has Debian's module tree only: bring the debug kernel's.
 [ "$kernel" = debug ] && mkdir -p "$ird/tcmu/modules" && cp -a "$moddir" "$ird/tcmu/modules/"
 
+# watch_guest PID SERIAL: kill the guest (QEMU's PID) as soon as it is
+# stuck, rather than at the end of the boot's whole budget: when it has not
+# started its first test within the boot allowance, or a test has run
+# past its own timeout plus the runner's allowance for the kernel-log
+# checks and the teardown after it.  The guest's own per-test timeout
+# normally ends a test first; this catches a guest that hangs as a whole.
+watch_guest() {
+	local pid=$1 serial=$2 now deadline last t tmo watched=
+	deadline=$(( $(date +%s) + 90 * scale ))
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		now=$(date +%s)
+		last=$(grep -a '^@@TCMU \(BEGIN\|RESULT\|DONE\)' "$serial" 2>/dev/null |
+		       tail -n1 | tr -d '\r')
+		case $last in
+		"@@TCMU BEGIN "*)
+			t=${last#@@TCMU BEGIN }
+			if [ "$t" != "$watched" ]; then
+				watched=$t
+				tmo=$(sed -n "s/^TIMEOUT_${t//-/_}=//p" "$ird/tcmu/config")
+				# the test, then the kernel-log and kmemleak checks
+				deadline=$((now + ${tmo:-300} + 60 * scale))
+			fi ;;
+		"@@TCMU RESULT "*)
+			# teardown (two bounded tries) until the next test
+			[ "$watched" = "$last" ] || deadline=$((now + 150 * scale))
+			watched=$last ;;
+		"@@TCMU DONE"*)
+			[ "$watched" = DONE ] || deadline=$((now + 60))
+			watched=DONE ;;
+		esac
+		if [ "$now" -gt "$deadline" ]; then
+			log "the guest is stuck (${last:-no test started}): killing it"
+			kill "$pid" 2>/dev/null
+			return
+		fi
+	done
+}
+
 # boot NAME TEST...: one guest boot running TESTs; reports each.
 boot() {
 	local name=$1 t tmo total line res secs reason xf qrc
@@ -222,7 +261,9 @@ boot() {
 		-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
 		-append "console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable" \
 		-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
-		-nic none </dev/null
+		-nic none </dev/null &
+	watch_guest $! "$serial"
+	wait $!
 	qrc=$?
 	set -e
 	[ $qrc = 124 ] && log "the guest did not finish within ${total}s: killed"
