@@ -19,9 +19,12 @@
  *
  * Locking, outermost first:
  *
- *   tcmu_dev_list_lock  the list of configured devices (tcmu_dev_list)
+ *   tcmu_dev_list_lock  the list of configured devices (tcmu_dev_list);
+ *                       the budget path and the shrinker only trylock it
  *   td->cmdr_lock       everything about one device's ring, commands,
- *                       queues, timers and data area
+ *                       queues, timers, data area and reclaim state;
+ *                       taken by trylock only while another device's is
+ *                       held (budget) or from the shrinker
  *   (XArray spinlocks)  taken inside the XArray API only
  *
  *   tcmu_nl_lock        the list of netlink commands waiting for a reply;
@@ -99,6 +102,17 @@
 /* How soon queued commands are retried after an allocation failure. */
 #define TCMU_NOMEM_RETRY	(HZ / 10)
 
+/*
+ * Giving kept-free data pages back (Documentation/target/tcmu-design.rst,
+ * "Giving memory back"): the reclaim work runs every TCMU_RECLAIM_PERIOD
+ * while some device keeps free pages; the defaults of the two attributes,
+ * in seconds (0 turns each off).
+ */
+#define TCMU_RECLAIM_PERIOD	HZ
+#define TCMU_IDLE_TIMEOUT_DEF	10	/* data_idle_timeout */
+#define TCMU_HWM_HALF_LIFE_DEF	5	/* data_hwm_half_life */
+#define TCMU_RECLAIM_S_MAX	86400	/* bound for both attributes */
+
 #define TCMU_CONFIG_LEN		256
 #define TCMU_MAX_CMD_ID		0xffff
 /* Commands of up to this many blocks need no separate block array. */
@@ -117,10 +131,37 @@ static u8 tcmu_nl_reply_feature;	/* set by TCMU_CMD_SET_FEATURES */
 static struct device *tcmu_root;
 static struct kmem_cache *tcmu_req_cache;
 
-/* Protects tcmu_dev_list; taken before any device's cmdr_lock. */
+/*
+ * Protects tcmu_dev_list; taken before any device's cmdr_lock.  The
+ * reclaim work takes both with mutex_lock(); the budget path (under its
+ * own cmdr_lock) and the shrinker only ever mutex_trylock() either.
+ */
 static DEFINE_MUTEX(tcmu_dev_list_lock);
-/* Configured devices, for the (next issue's) reclaim and budget work. */
+/* Configured devices: what the reclaim work, budget and shrinker walk. */
 static LIST_HEAD(tcmu_dev_list);
+
+/*
+ * Data pages of all data areas (in use or kept free) and of those the
+ * ones in use; each device adds its share under its cmdr_lock
+ * (tcmu_acct()).  tcmu_global_pages also holds the pages an allocation
+ * has reserved against global_max_data_area_mb but not yet made.
+ */
+static atomic_long_t tcmu_global_pages = ATOMIC_LONG_INIT(0);
+static atomic_long_t tcmu_global_in_use = ATOMIC_LONG_INIT(0);
+/* Devices with TCMU_DEV_BUDGET_WAIT set. */
+static atomic_t tcmu_budget_waiters = ATOMIC_INIT(0);
+
+static void tcmu_reclaim_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(tcmu_reclaim_work, tcmu_reclaim_fn);
+
+/* Why kept-free pages were given back: data_pages_reclaimed_<cause>. */
+enum tcmu_reclaim_cause {
+	TCMU_RECLAIM_DECAY,	/* above the decayed high-water mark */
+	TCMU_RECLAIM_IDLE,	/* idle for data_idle_timeout */
+	TCMU_RECLAIM_BUDGET,	/* global_max_data_area_mb reached */
+	TCMU_RECLAIM_PRESSURE,	/* the shrinker */
+	TCMU_RECLAIM_NR,
+};
 
 /* Protects tcmu_nl_waits and every struct tcmu_nl_wait's fields. */
 static DEFINE_MUTEX(tcmu_nl_lock);
@@ -147,6 +188,7 @@ enum {
 	TCMU_DEV_TMR_NOTIFY,	/* tmr_notification */
 	TCMU_DEV_PLUGGED,	/* submission plugged: kick on unplug */
 	TCMU_DEV_GONE,		/* being destroyed: no timer or work rearms */
+	TCMU_DEV_BUDGET_WAIT,	/* a command waits for the global budget */
 };
 
 struct tcmu_device {
@@ -192,6 +234,15 @@ struct tcmu_device {
 	struct list_head tmr_list;	/* TMR messages waiting for room */
 	bool nomem_retry;	/* a queued command failed for memory */
 	unsigned long last_active;	/* jiffies of the last submit/reap */
+	/* Reclaim, in blocks: see tcmu_reclaim_tick(). */
+	u32 hwm;		/* decaying high-water mark of blocks in use */
+	u32 win_peak;		/* most blocks in use since the last tick */
+	unsigned long hwm_stamp;	/* jiffies: hwm last reached or decayed */
+	long acct_pages;	/* our part of tcmu_global_pages */
+	long acct_in_use;	/* our part of tcmu_global_in_use */
+	u64 reclaimed[TCMU_RECLAIM_NR];	/* pages given back, by cause */
+	u32 idle_timeout;	/* s, data_idle_timeout; READ_ONCE */
+	u32 hwm_half_life;	/* s, data_hwm_half_life; READ_ONCE */
 	struct timer_list ring_timer;	/* earliest RING deadline */
 	struct timer_list qfull_timer;	/* earliest QFULL deadline, retry */
 	struct work_struct timeout_work;	/* runs expiries off the timers */
@@ -278,8 +329,9 @@ static int tcmu_global_max_set(const char *val, const struct kernel_param *kp)
 		pr_err("global_max_data_area_mb must be larger than 0\n");
 		return -EINVAL;
 	}
-	/* Hook: the next issue enforces this budget across devices. */
 	WRITE_ONCE(tcmu_global_max_mb, mb);
+	/* A lowered budget is enforced by the reclaim work right away. */
+	mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
 	return 0;
 }
 
@@ -296,6 +348,37 @@ static const struct kernel_param_ops tcmu_global_max_ops = {
 module_param_cb(global_max_data_area_mb, &tcmu_global_max_ops, NULL, 0644);
 MODULE_PARM_DESC(global_max_data_area_mb,
 		 "Max MBs allowed to be allocated to all the tcmu device's data areas.");
+
+/* kp->arg: the counter to show, or NULL for the kept ones (all - in use). */
+static int tcmu_global_pages_get(char *buf, const struct kernel_param *kp)
+{
+	long v;
+
+	if (kp->arg) {
+		v = atomic_long_read(kp->arg);
+	} else {
+		/* Reserved pages show as kept until the allocation settles. */
+		v = atomic_long_read(&tcmu_global_pages) -
+		    atomic_long_read(&tcmu_global_in_use);
+	}
+	return sprintf(buf, "%ld\n", max(v, 0L));
+}
+
+static const struct kernel_param_ops tcmu_global_pages_ops = {
+	.get = tcmu_global_pages_get,
+};
+
+module_param_cb(global_data_pages, &tcmu_global_pages_ops,
+		&tcmu_global_pages, 0444);
+MODULE_PARM_DESC(global_data_pages,
+		 "Data pages of all devices, what global_max_data_area_mb bounds (read-only).");
+module_param_cb(global_data_pages_in_use, &tcmu_global_pages_ops,
+		&tcmu_global_in_use, 0444);
+MODULE_PARM_DESC(global_data_pages_in_use,
+		 "Data pages of all devices held by commands (read-only).");
+module_param_cb(global_data_pages_kept, &tcmu_global_pages_ops, NULL, 0444);
+MODULE_PARM_DESC(global_data_pages_kept,
+		 "Data pages of all devices kept free for reuse (read-only).");
 
 static int tcmu_nl_block_get(char *buf, const struct kernel_param *kp)
 {
@@ -747,11 +830,46 @@ static void tcmu_req_move(struct tcmu_req *req, enum tcmu_req_state to)
 	req->state = to;
 }
 
+/*
+ * Bring the module-wide page counters up to date with @td's data area
+ * (after every allocator call) and make sure the reclaim work runs while
+ * the device keeps free pages.  cmdr_lock held.
+ */
+static void tcmu_acct(struct tcmu_device *td)
+{
+	long pages = 0, in_use = 0;
+
+	if (td->ready) {
+		long ppb = td->da.blk_size >> PAGE_SHIFT;
+
+		pages = td->da.blocks_present * ppb;
+		in_use = td->da.blocks_in_use * ppb;
+	}
+	atomic_long_add(pages - td->acct_pages, &tcmu_global_pages);
+	atomic_long_add(in_use - td->acct_in_use, &tcmu_global_in_use);
+	td->acct_pages = pages;
+	td->acct_in_use = in_use;
+	if (pages > in_use && !delayed_work_pending(&tcmu_reclaim_work))
+		queue_delayed_work(system_wq, &tcmu_reclaim_work,
+				   TCMU_RECLAIM_PERIOD);
+}
+
+static void tcmu_budget_wait(struct tcmu_device *td, bool wait)
+{
+	if (wait) {
+		if (!test_and_set_bit(TCMU_DEV_BUDGET_WAIT, &td->flags))
+			atomic_inc(&tcmu_budget_waiters);
+	} else if (test_and_clear_bit(TCMU_DEV_BUDGET_WAIT, &td->flags)) {
+		atomic_dec(&tcmu_budget_waiters);
+	}
+}
+
 static void tcmu_req_put_blocks(struct tcmu_req *req)
 {
 	if (req->has_blks) {
 		tcmu_da_free(&req->td->da, req->blks, req->nr_blks);
 		req->has_blks = false;
+		tcmu_acct(req->td);
 	}
 }
 
@@ -943,6 +1061,273 @@ static u32 tcmu_entry_size(u32 iovs, const unsigned char *cdb, u32 *cdb_at)
 	return base + round_up(scsi_command_size(cdb), TCMU_OP_ALIGN_SIZE);
 }
 
+/* ---------------------------------------------------------------------
+ * Giving kept-free data pages back: decay, idle, budget, shrinker
+ */
+
+static void tcmu_zap_block(void *priv, u32 blk);
+
+/* No command holds data and nothing happened for a reclaim period. */
+static bool tcmu_dev_idle(const struct tcmu_device *td)
+{
+	return !td->da.blocks_in_use &&
+	       time_after_eq(jiffies, td->last_active + TCMU_RECLAIM_PERIOD);
+}
+
+/*
+ * Give back kept-free blocks until at most @keep stay, highest first;
+ * blocks in use (KEPT requests' included) are never touched.  The zap
+ * callback unmaps each block from the handler before its memory goes, so
+ * the handler faults again (SIGBUS, or a fresh page once the block is
+ * reused) instead of reading a freed page.  cmdr_lock held.
+ */
+static unsigned long tcmu_reclaim_blocks(struct tcmu_device *td, u32 keep,
+					 enum tcmu_reclaim_cause cause)
+{
+	unsigned long freed;
+
+	freed = tcmu_da_reclaim(&td->da, keep, tcmu_zap_block, td);
+	td->reclaimed[cause] += freed;
+	tcmu_acct(td);
+	if (freed)
+		pr_debug("%s: gave back %lu data pages (cause %d)\n",
+			 td->name, freed, cause);
+	return freed;
+}
+
+/* Reclaim about @want pages of @td's kept-free ones.  cmdr_lock held. */
+static unsigned long tcmu_reclaim_pages(struct tcmu_device *td,
+					unsigned long want,
+					enum tcmu_reclaim_cause cause)
+{
+	u32 kept = td->da.blocks_present - td->da.blocks_in_use;
+	u32 ppb = td->da.blk_size >> PAGE_SHIFT;
+	unsigned long blks = DIV_ROUND_UP(want, ppb);
+
+	if (!kept)
+		return 0;
+	return tcmu_reclaim_blocks(td, blks >= kept ? 0 : kept - blks, cause);
+}
+
+/*
+ * Reclaim up to @want kept-free pages from the devices other than @self,
+ * idle devices first.  tcmu_dev_list_lock is held by the caller; @block
+ * says whether each device's cmdr_lock may be waited for (the reclaim
+ * work) or only tried (the budget path, which holds its own cmdr_lock,
+ * and the shrinker, which may run under any device's cmdr_lock through a
+ * GFP_NOIO allocation).
+ */
+static unsigned long tcmu_reclaim_others(struct tcmu_device *self,
+					 unsigned long want, bool block,
+					 enum tcmu_reclaim_cause cause)
+{
+	struct tcmu_device *td;
+	unsigned long freed = 0;
+	int pass;
+
+	lockdep_assert_held(&tcmu_dev_list_lock);
+	for (pass = 0; pass < 2 && freed < want; pass++) {
+		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+			if (td == self)
+				continue;
+			if (block)
+				mutex_lock(&td->cmdr_lock);
+			else if (!mutex_trylock(&td->cmdr_lock))
+				continue;
+			/* Pass 0: idle devices; pass 1: the others. */
+			if (td->ready && tcmu_dev_idle(td) == !pass)
+				freed += tcmu_reclaim_pages(td, want - freed,
+							    cause);
+			mutex_unlock(&td->cmdr_lock);
+			if (freed >= want)
+				break;
+		}
+	}
+	return freed;
+}
+
+/*
+ * Reserve in global_max_data_area_mb the new memory @nr blocks of @td
+ * need (its own kept-free blocks are reused first and cost nothing).  The
+ * pages are added to tcmu_global_pages up front, so allocations on several
+ * devices cannot overshoot the budget together; tcmu_acct() after the
+ * allocation settles the count with what really happened.  Over the
+ * budget, other devices' kept-free pages are reclaimed (trylock only);
+ * if that is not enough the command waits on the queue-full path, retried
+ * by the -ENOMEM timer and kicked by the reclaim work, which makes room
+ * from the other devices.  Return: true if the allocation may go ahead.
+ * cmdr_lock held.
+ */
+static bool tcmu_budget_get(struct tcmu_device *td, u32 nr)
+{
+	u32 kept = td->da.blocks_present - td->da.blocks_in_use;
+	long limit = TCMU_MB_TO_PAGES(READ_ONCE(tcmu_global_max_mb));
+	long need, over;
+	bool again = true;
+
+	if (nr <= kept)
+		return true;
+	need = (long)(nr - kept) * (td->da.blk_size >> PAGE_SHIFT);
+	for (;;) {
+		over = atomic_long_add_return(need, &tcmu_global_pages) - limit;
+		if (over <= 0) {
+			td->acct_pages += need;
+			tcmu_budget_wait(td, false);
+			return true;
+		}
+		atomic_long_sub(need, &tcmu_global_pages);
+		if (!again || !mutex_trylock(&tcmu_dev_list_lock))
+			break;
+		tcmu_reclaim_others(td, over, false, TCMU_RECLAIM_BUDGET);
+		mutex_unlock(&tcmu_dev_list_lock);
+		again = false;
+	}
+	pr_debug("%s: %ld pages over the global data area budget\n",
+		 td->name, over);
+	tcmu_budget_wait(td, true);
+	td->nomem_retry = true;
+	mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
+	return false;
+}
+
+/*
+ * One period of the per-device heuristic.  hwm is the decaying high-water
+ * mark of blocks in use: it follows the most blocks in use during each
+ * period (win_peak) up at once; once it has not been reached for
+ * data_hwm_half_life seconds, its excess over win_peak halves every
+ * data_hwm_half_life seconds.  Kept-free blocks above hwm are given back;
+ * all of them once the device has been idle for data_idle_timeout
+ * seconds.  cmdr_lock held.
+ */
+static void tcmu_reclaim_tick(struct tcmu_device *td)
+{
+	struct tcmu_data_area *da = &td->da;
+	u32 idle_s = READ_ONCE(td->idle_timeout);
+	u32 half_s = READ_ONCE(td->hwm_half_life);
+	u32 kept = da->blocks_present - da->blocks_in_use;
+	enum tcmu_reclaim_cause cause = TCMU_RECLAIM_DECAY;
+	unsigned long now = jiffies;
+	u32 keep;
+
+	if (td->win_peak >= td->hwm) {
+		td->hwm = td->win_peak;
+		td->hwm_stamp = now;
+	} else if (half_s && time_after_eq(now, td->hwm_stamp + half_s * HZ)) {
+		td->hwm = td->win_peak + (td->hwm - td->win_peak) / 2;
+		td->hwm_stamp = now;
+	}
+	td->win_peak = da->blocks_in_use;
+
+	keep = td->hwm > da->blocks_in_use ? td->hwm - da->blocks_in_use : 0;
+	if (idle_s && time_after_eq(now, td->last_active + idle_s * HZ)) {
+		keep = 0;
+		cause = TCMU_RECLAIM_IDLE;
+		td->hwm = da->blocks_in_use;
+	}
+	if (kept > keep)
+		tcmu_reclaim_blocks(td, keep, cause);
+}
+
+/*
+ * The reclaim work: every TCMU_RECLAIM_PERIOD while some device keeps
+ * free pages or waits for the budget, and at once when a command has to
+ * wait for the budget or the budget was lowered.
+ */
+static void tcmu_reclaim_fn(struct work_struct *work)
+{
+	long limit = TCMU_MB_TO_PAGES(READ_ONCE(tcmu_global_max_mb));
+	struct tcmu_device *td;
+	long over;
+
+	mutex_lock(&tcmu_dev_list_lock);
+	list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+		mutex_lock(&td->cmdr_lock);
+		if (td->ready)
+			tcmu_reclaim_tick(td);
+		mutex_unlock(&td->cmdr_lock);
+	}
+
+	/* Over the budget (lowered): kept pages go, idle devices' first. */
+	over = atomic_long_read(&tcmu_global_pages) - limit;
+	if (over > 0)
+		tcmu_reclaim_others(NULL, over, true, TCMU_RECLAIM_BUDGET);
+
+	/*
+	 * Commands wait for the budget: the kept pages of the devices that
+	 * do not wait go, then the waiting devices retry.
+	 */
+	if (atomic_read(&tcmu_budget_waiters)) {
+		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+			mutex_lock(&td->cmdr_lock);
+			if (td->ready &&
+			    !test_bit(TCMU_DEV_BUDGET_WAIT, &td->flags) &&
+			    td->da.blocks_present > td->da.blocks_in_use)
+				tcmu_reclaim_blocks(td, 0, TCMU_RECLAIM_BUDGET);
+			mutex_unlock(&td->cmdr_lock);
+		}
+		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+			mutex_lock(&td->cmdr_lock);
+			/* Its waiting commands may have been aborted. */
+			if (list_empty(&td->qfull_list))
+				tcmu_budget_wait(td, false);
+			if (test_bit(TCMU_DEV_BUDGET_WAIT, &td->flags) &&
+			    !test_bit(TCMU_DEV_GONE, &td->flags))
+				schedule_work(&td->timeout_work);
+			mutex_unlock(&td->cmdr_lock);
+		}
+	}
+	mutex_unlock(&tcmu_dev_list_lock);
+
+	if (atomic_long_read(&tcmu_global_pages) >
+	    atomic_long_read(&tcmu_global_in_use) ||
+	    atomic_read(&tcmu_budget_waiters))
+		queue_delayed_work(system_wq, &tcmu_reclaim_work,
+				   TCMU_RECLAIM_PERIOD);
+}
+
+/*
+ * The shrinker: kernel memory pressure takes kept-free pages, idle
+ * devices' first, never a block in use.  Only trylocks (see
+ * tcmu_reclaim_others()); and nothing from a GFP_NOIO/GFP_NOFS caller,
+ * which may be in the middle of our own submission path.
+ */
+static unsigned long tcmu_shrink_count(struct shrinker *shrinker,
+				       struct shrink_control *sc)
+{
+	long kept = atomic_long_read(&tcmu_global_pages) -
+		    atomic_long_read(&tcmu_global_in_use);
+
+	return kept > 0 ? kept : SHRINK_EMPTY;
+}
+
+static unsigned long tcmu_shrink_scan(struct shrinker *shrinker,
+				      struct shrink_control *sc)
+{
+	unsigned long freed;
+
+	if ((sc->gfp_mask & (__GFP_IO | __GFP_FS)) != (__GFP_IO | __GFP_FS))
+		return SHRINK_STOP;
+	/*
+	 * Busy (the reclaim work or a budget reclaim holds the list or a
+	 * device): nothing freed, but no SHRINK_STOP either, so the caller
+	 * goes on with its next batch, still bounded by its scan count.
+	 */
+	if (!mutex_trylock(&tcmu_dev_list_lock))
+		return 0;
+	freed = tcmu_reclaim_others(NULL, sc->nr_to_scan, false,
+				    TCMU_RECLAIM_PRESSURE);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return freed;
+}
+
+/* Kept-free pages hold no data: cheap to recreate, hence seeks 1. */
+static struct shrinker tcmu_shrinker = {
+	.count_objects = tcmu_shrink_count,
+	.scan_objects = tcmu_shrink_scan,
+	.seeks = 1,
+	.batch = 0,
+};
+
 /* Try to put @req (NEW or QFULL) into the ring.  cmdr_lock held. */
 static enum tcmu_place tcmu_place(struct tcmu_device *td,
 				  struct tcmu_req *req, sense_reason_t *sense)
@@ -972,13 +1357,17 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	}
 
 	if (req->nr_blks) {
+		if (!tcmu_budget_get(td, req->nr_blks))
+			return TCMU_WAIT;
 		ret = tcmu_da_alloc(&td->da, req->nr_blks, req->blks,
 				    GFP_NOIO | __GFP_NOWARN);
+		tcmu_acct(td);	/* settles the budget reservation */
 		if (ret == -ENOMEM)
 			td->nomem_retry = true;
 		if (ret)
 			return TCMU_WAIT;
 		req->has_blks = true;
+		td->win_peak = max(td->win_peak, td->da.blocks_in_use);
 	}
 
 	iovs = tcmu_count_runs(req->blks, data_blks);
@@ -1089,6 +1478,7 @@ static void tcmu_run_qfull(struct tcmu_device *td, bool fail)
 	sense_reason_t sense;
 
 	td->nomem_retry = false;
+	tcmu_budget_wait(td, false);	/* tcmu_place() sets it again */
 	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
 		if (fail) {
 			list_del_init(&req->node);
@@ -1624,12 +2014,13 @@ static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
 }
 
 /*
- * Hook for the next issue's reclaim: tcmu_da_reclaim()'s zap callback.
- * Waits for a fault in progress on each page (it holds the page lock
- * until its PTE is in), then removes the handler's mappings of the
+ * tcmu_da_reclaim()'s zap callback.  Waits for a fault in progress on
+ * each page (it holds the page lock until its PTE is in; the PTE page
+ * was preallocated before ->fault, so that fault does not enter reclaim
+ * with the page locked), then removes the handler's mappings of the
  * block.  cmdr_lock held.
  */
-static void __maybe_unused tcmu_zap_block(void *priv, u32 blk)
+static void tcmu_zap_block(void *priv, u32 blk)
 {
 	struct tcmu_device *td = priv;
 	u32 bsz = td->da.blk_size;
@@ -1744,6 +2135,8 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	td->ring_mb = TCMU_RING_MB_DEF;
 	td->data_mb = min_t(u32, TCMU_DATA_MB_DEF, tcmu_global_max_mb);
 	td->pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
+	td->idle_timeout = TCMU_IDLE_TIMEOUT_DEF;
+	td->hwm_half_life = TCMU_HWM_HALF_LIFE_DEF;
 
 	mutex_init(&td->cmdr_lock);
 	xa_init_flags(&td->reqs, XA_FLAGS_ALLOC1);
@@ -1791,6 +2184,7 @@ static void tcmu_dev_release(struct kref *kref)
 		vfree(td->ring);
 		td->ring = NULL;
 		td->ready = false;
+		tcmu_acct(td);
 	}
 	mutex_unlock(&td->cmdr_lock);
 
@@ -1846,6 +2240,9 @@ static int tcmu_setup_ring(struct tcmu_device *td)
 	td->cmdr_head = 0;
 	td->cmdr_tail = 0;
 	td->last_active = jiffies;
+	td->hwm = 0;
+	td->win_peak = 0;
+	td->hwm_stamp = jiffies;
 
 	mb = td->mb;
 	mb->version = TCMU_MAILBOX_VERSION;
@@ -1868,6 +2265,7 @@ static void tcmu_teardown_ring(struct tcmu_device *td)
 		vfree(td->ring);
 		td->ring = NULL;
 		td->ready = false;
+		tcmu_acct(td);
 	}
 	mutex_unlock(&td->cmdr_lock);
 }
@@ -1946,6 +2344,7 @@ static void tcmu_destroy_device(struct se_device *dev)
 	/* Nothing re-arms a timer or the work once GONE is seen. */
 	mutex_lock(&td->cmdr_lock);
 	set_bit(TCMU_DEV_GONE, &td->flags);
+	tcmu_budget_wait(td, false);
 	mutex_unlock(&td->cmdr_lock);
 	del_timer_sync(&td->ring_timer);
 	del_timer_sync(&td->qfull_timer);
@@ -2316,6 +2715,49 @@ static ssize_t tcmu_qfull_time_out_store(struct config_item *item,
 }
 CONFIGFS_ATTR(tcmu_, qfull_time_out);
 
+static ssize_t tcmu_reclaim_s_store(const char *page, size_t count, u32 *what)
+{
+	u32 val;
+	int ret;
+
+	ret = kstrtou32(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (val > TCMU_RECLAIM_S_MAX) {
+		pr_err("%u s is too long: at most %u\n", val, TCMU_RECLAIM_S_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*what, val);
+	return count;
+}
+
+static u32 *tcmu_reclaim_s_ptr(struct config_item *item, size_t off)
+{
+	return (void *)tcmu_item_dev(item) + off;
+}
+
+/* A reclaim time in seconds, 0 to TCMU_RECLAIM_S_MAX: td->@_field. */
+#define TCMU_RECLAIM_S_ATTR(_name, _field)				\
+static const size_t tcmu_##_name##_off =				\
+	offsetof(struct tcmu_device, _field);				\
+static ssize_t tcmu_##_name##_show(struct config_item *item, char *page) \
+{									\
+	u32 *p = tcmu_reclaim_s_ptr(item, tcmu_##_name##_off);		\
+									\
+	return sysfs_emit(page, "%u\n", READ_ONCE(*p));			\
+}									\
+static ssize_t tcmu_##_name##_store(struct config_item *item,		\
+				    const char *page, size_t count)	\
+{									\
+	u32 *p = tcmu_reclaim_s_ptr(item, tcmu_##_name##_off);		\
+									\
+	return tcmu_reclaim_s_store(page, count, p);			\
+}									\
+CONFIGFS_ATTR(tcmu_, _name)
+
+TCMU_RECLAIM_S_ATTR(data_idle_timeout, idle_timeout);
+TCMU_RECLAIM_S_ATTR(data_hwm_half_life, hwm_half_life);
+
 static ssize_t tcmu_max_data_area_mb_show(struct config_item *item,
 					  char *page)
 {
@@ -2482,18 +2924,24 @@ enum tcmu_stat {
 	TCMU_STAT_FREE,
 	TCMU_STAT_PEAK,
 	TCMU_STAT_RECLAIMED,
+	TCMU_STAT_RECLAIMED_DECAY,
+	TCMU_STAT_RECLAIMED_IDLE,
+	TCMU_STAT_RECLAIMED_BUDGET,
+	TCMU_STAT_RECLAIMED_PRESSURE,
 };
 
 static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 			      enum tcmu_stat which)
 {
 	struct tcmu_device *td = tcmu_item_dev(item);
+	u64 reclaimed[TCMU_RECLAIM_NR];
 	struct tcmu_da_stats st = {};
 	u64 v = 0;
 
 	mutex_lock(&td->cmdr_lock);
 	if (td->ready)
 		tcmu_da_get_stats(&td->da, &st);
+	memcpy(reclaimed, td->reclaimed, sizeof(reclaimed));
 	mutex_unlock(&td->cmdr_lock);
 
 	switch (which) {
@@ -2512,6 +2960,18 @@ static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 	case TCMU_STAT_RECLAIMED:
 		v = st.pages_reclaimed;
 		break;
+	case TCMU_STAT_RECLAIMED_DECAY:
+		v = reclaimed[TCMU_RECLAIM_DECAY];
+		break;
+	case TCMU_STAT_RECLAIMED_IDLE:
+		v = reclaimed[TCMU_RECLAIM_IDLE];
+		break;
+	case TCMU_STAT_RECLAIMED_BUDGET:
+		v = reclaimed[TCMU_RECLAIM_BUDGET];
+		break;
+	case TCMU_STAT_RECLAIMED_PRESSURE:
+		v = reclaimed[TCMU_RECLAIM_PRESSURE];
+		break;
 	}
 	return sysfs_emit(page, "%llu\n", v);
 }
@@ -2528,6 +2988,10 @@ TCMU_STAT_ATTR(data_pages_in_use, TCMU_STAT_IN_USE);
 TCMU_STAT_ATTR(data_pages_free, TCMU_STAT_FREE);
 TCMU_STAT_ATTR(data_pages_peak, TCMU_STAT_PEAK);
 TCMU_STAT_ATTR(data_pages_reclaimed, TCMU_STAT_RECLAIMED);
+TCMU_STAT_ATTR(data_pages_reclaimed_decay, TCMU_STAT_RECLAIMED_DECAY);
+TCMU_STAT_ATTR(data_pages_reclaimed_idle, TCMU_STAT_RECLAIMED_IDLE);
+TCMU_STAT_ATTR(data_pages_reclaimed_budget, TCMU_STAT_RECLAIMED_BUDGET);
+TCMU_STAT_ATTR(data_pages_reclaimed_pressure, TCMU_STAT_RECLAIMED_PRESSURE);
 
 static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
 {
@@ -2617,6 +3081,12 @@ static struct configfs_attribute *tcmu_own_attrib_attrs[] = {
 	&tcmu_attr_data_pages_free,
 	&tcmu_attr_data_pages_peak,
 	&tcmu_attr_data_pages_reclaimed,
+	&tcmu_attr_data_pages_reclaimed_decay,
+	&tcmu_attr_data_pages_reclaimed_idle,
+	&tcmu_attr_data_pages_reclaimed_budget,
+	&tcmu_attr_data_pages_reclaimed_pressure,
+	&tcmu_attr_data_idle_timeout,
+	&tcmu_attr_data_hwm_half_life,
 	&tcmu_attr_dev_config,
 	&tcmu_attr_dev_size,
 	&tcmu_attr_emulate_write_cache,
@@ -2718,11 +3188,16 @@ static int __init tcmu_init(void)
 	ret = tcmu_build_attrs();
 	if (ret)
 		goto err_genl;
-	ret = transport_backend_register(&tcmu_backend_ops);
+	ret = register_shrinker(&tcmu_shrinker, "tcmu-data");
 	if (ret)
 		goto err_attrs;
+	ret = transport_backend_register(&tcmu_backend_ops);
+	if (ret)
+		goto err_shrinker;
 	return 0;
 
+err_shrinker:
+	unregister_shrinker(&tcmu_shrinker);
 err_attrs:
 	kfree(tcmu_attrib_attrs);
 err_genl:
@@ -2730,6 +3205,8 @@ err_genl:
 err_root:
 	root_device_unregister(tcmu_root);
 err_cache:
+	/* global_max_data_area_mb= at load time queues the reclaim work. */
+	cancel_delayed_work_sync(&tcmu_reclaim_work);
 	kmem_cache_destroy(tcmu_req_cache);
 	return ret;
 }
@@ -2737,6 +3214,9 @@ err_cache:
 static void __exit tcmu_exit(void)
 {
 	target_backend_unregister(&tcmu_backend_ops);
+	unregister_shrinker(&tcmu_shrinker);
+	/* No device is left: nothing queues the work again. */
+	cancel_delayed_work_sync(&tcmu_reclaim_work);
 	kfree(tcmu_attrib_attrs);
 	genl_unregister_family(&tcmu_nl_family);
 	root_device_unregister(tcmu_root);
