@@ -165,6 +165,8 @@ moddir=$modroot/lib/modules/$rel
 if [ -f "$here/handler/Makefile" ]; then
 	make -s -C "$here/handler" >&2
 fi
+mkdir -p "$here/build"
+gcc -O2 -Wall -Wextra -Werror -o "$here/build/reclaim-probe" "$here/reclaim-probe.c"
 
 # The initramfs: busybox, the modules to reach the root disk, the payload.
 ird=$work/initramfs
@@ -185,7 +187,7 @@ done
 install -m 755 "$here/guest/initramfs-init" "$ird/init"
 cp "$here/guest/init.sh" "$here/guest/lib.sh" "$ird/tcmu/"
 cp "$here"/tests/*.sh "$ird/tcmu/tests/"
-for b in "$here"/handler/tcmu-ramd; do
+for b in "$here"/handler/tcmu-ramd "$here"/build/reclaim-probe; do
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
 done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"

@@ -45,6 +45,8 @@ if [ ! -d "$modules" ] && [ -d /tcmu/modules/"$(uname -r)" ]; then
 	cp -a /tcmu/modules/"$(uname -r)" /lib/modules/	# the debug kernel's
 	depmod -a
 fi
+# Keep the stock module for same-boot A/B runs (lib.sh: use_module).
+cp "$modules/kernel/drivers/target/target_core_user.ko" /run/tcmu-stock.ko
 if [ "$MODULE" = ours ]; then
 	# Put ours where modprobe (and rtslib, tcmu-runner) will find it.
 	cp /tcmu/target_core_user.ko "$modules/kernel/drivers/target/target_core_user.ko"

@@ -43,6 +43,26 @@ wait_for() {
 
 ours() { [ "$MODULE" = ours ]; }
 
+# Load the stock target_core_user or ours in place of the one loaded, for
+# A/B comparisons in one boot; no LIO device or handler may be left.  A
+# test that calls it ends with "use_module $BOOT_MODULE" so the next test
+# finds the boot's module.
+BOOT_MODULE=$MODULE
+use_module() {
+	local ko=/tcmu/target_core_user.ko
+	[ "$1" = stock ] && ko=/run/tcmu-stock.ko
+	[ -e "$ko" ] || skip "no $1 module in this boot"
+	# rmmod, not modprobe -r: that would unload uio with it.
+	rmmod target_core_user || fail "cannot unload target_core_user"
+	insmod "$ko" || fail "insmod $ko failed"
+	MODULE=$1
+	# Only ours has the module-wide page counters.
+	if [ -e /sys/module/target_core_user/parameters/global_data_pages ]
+	then [ "$1" = ours ]; else [ "$1" = stock ]; fi ||
+		fail "the module loaded is not $1"
+	log "target_core_user is now $1"
+}
+
 # The system bus (tcmu-runner offers its handlers there) and tcmu-runner.
 start_dbus() {
 	[ -S /run/dbus/system_bus_socket ] && return 0
@@ -152,6 +172,33 @@ fio_verify() {
 
 # Teardown of everything LIO has: loopback and iSCSI fabrics, then all
 # backstores; used by the runner between tests and by tests themselves.
+# fio_verify in the background, output kept for fio_wait; while any
+# runs, fio_running is true.
+declare -A FIO_BG
+fio_verify_bg() {
+	(fio_verify "$@") >/tmp/bg-"$2".log 2>&1 &
+	FIO_BG[$2]=$!
+}
+
+fio_running() {
+	local n
+	for n in "${!FIO_BG[@]}"; do
+		kill -0 "${FIO_BG[$n]}" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# Wait for every fio_verify_bg run, print its output; fail if one failed.
+fio_wait() {
+	local n bad=
+	for n in "${!FIO_BG[@]}"; do
+		wait "${FIO_BG[$n]}" || bad="$bad $n"
+		cat /tmp/bg-"$n".log
+	done
+	FIO_BG=()
+	[ -z "$bad" ] || fail "fio failed:$bad"
+}
+
 lio_cleanup() {
 	local f t l n b hba
 	for f in "$CFS"/loopback/naa.* "$CFS"/iscsi/iqn.*; do

@@ -1,0 +1,70 @@
+#!/bin/bash
+# tcmu-test: reclaim: memory pressure in the guest makes the shrinker take kept data pages, never pages in use; the next burst verifies
+# timeout: 600
+# modules: ours
+#
+# Idle reclaim and decay are turned off on the device (data_idle_timeout
+# and data_hwm_half_life 0), so after a 1 MiB iodepth-64 write burst it
+# keeps its pages.  A Python process then allocates and touches memory in
+# 8 MiB chunks up to MemAvailable plus most of the kept pages, stopping as
+# soon as the shrinker has taken some (data_pages_reclaimed_pressure);
+# pages in use are untouched.  Then drop_caches=2 (which runs every
+# shrinker; up to 5 rounds) must leave about no kept pages, and the next
+# burst verifies.
+# An OOM kill would fail the test (its report is in dmesg).
+. /tcmu/lib.sh
+
+job=(--rw=write --bs=1M --iodepth=64 --size=64M)
+a() { cat "$dev/attrib/$1"; }
+state() { log "$1: MemAvailable $(awk '/^MemAvailable:/ {print int($2 / 4)}' /proc/meminfo) pages; data pages allocated $(a data_pages_allocated) in_use $(a data_pages_in_use) kept $(a data_pages_free) reclaimed pressure $(a data_pages_reclaimed_pressure) idle $(a data_pages_reclaimed_idle) decay $(a data_pages_reclaimed_decay)"; }
+
+dev=$(ramd_dev 8 pres 67108864 hw_max_sectors=2048)
+echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
+echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+ramd_start pres 64M
+disk=$(loop_lun naa.5001405000000080 "$dev") || exit 1
+
+fio_verify "$disk" burst1 "${job[@]}"
+sleep 3
+state "after burst"
+kept=$(a data_pages_free)
+[ "$kept" -ge 1024 ] || fail "only $kept pages kept after the burst"
+
+cat >/tmp/hog.py <<'PY'
+import sys
+attr, kept = sys.argv[1], int(sys.argv[2])
+avail = [int(l.split()[1]) for l in open('/proc/meminfo')
+         if l.startswith('MemAvailable:')][0] * 1024
+target = avail + kept * 4096 * 3 // 4
+chunk = 8 << 20
+hog = []
+while len(hog) * chunk < target:
+    hog.append(b'\1' * chunk)
+    if int(open(attr).read()) > 0:
+        break
+print('allocated %d MiB of a target of %d MiB' % (len(hog) * chunk >> 20, target >> 20))
+PY
+log "+ memory hog"
+python3 /tmp/hog.py "$dev/attrib/data_pages_reclaimed_pressure" "$kept" ||
+	fail "memory hog failed"
+state "after the memory hog"
+p=$(a data_pages_reclaimed_pressure)
+[ "$p" -gt 0 ] || fail "memory pressure took no kept pages"
+[ "$(a data_pages_in_use)" = 0 ] || fail "pages in use after the burst"
+[ "$(a data_pages_reclaimed_idle)" = 0 ] || fail "idle reclaim although turned off"
+[ "$(a data_pages_reclaimed_decay)" = 0 ] || fail "decay reclaim although turned off"
+
+# The shrinker only trylocks: a round may skip a device the reclaim work
+# holds at that moment, so a few rounds are allowed.
+for ((i = 1; i <= 5; i++)); do
+	echo 2 >/proc/sys/vm/drop_caches
+	state "after drop_caches=2 (round $i)"
+	[ "$(a data_pages_free)" -le 8 ] && break
+done
+[ "$(a data_pages_free)" -le 8 ] || fail "$(a data_pages_free) pages still kept after drop_caches=2"
+
+fio_verify "$disk" burst2 "${job[@]}"
+state "after the second burst"
+lio_cleanup
+kill $RAMD_PID
+log "ok"
