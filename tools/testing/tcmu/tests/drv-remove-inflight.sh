@@ -17,13 +17,18 @@ dev=$(ramd_dev 6 rm0 67108864) || exit 1
 echo 5 >"$dev/attrib/cmd_time_out" || fail "cmd_time_out"
 ramd_start rm0 64M
 disk=$(loop_lun "$wwn" "$dev") || exit 1
+# Unverified load in the background (its writes may fail): pid in fpid.
+load() {
+	fio --name="$1" --filename="$disk" --direct=1 --ioengine=libaio \
+		--rw=randwrite --bs=64k --iodepth=32 --size=32M --time_based \
+		--runtime=60 >/tmp/fio-"$1".out 2>&1 &
+	fpid=$!
+}
+
 fio_verify "$disk" before --rw=randwrite --bs=4k --iodepth=16 --size=8M
 
 log "killing the handler under I/O"
-fio --name=killed --filename="$disk" --direct=1 --ioengine=libaio \
-	--rw=randwrite --bs=64k --iodepth=32 --size=32M --time_based \
-	--runtime=60 >/tmp/fio-killed.out 2>&1 &
-fpid=$!
+load killed
 sleep 3
 kill -9 $RAMD_PID
 wait $RAMD_PID 2>/dev/null
@@ -33,10 +38,7 @@ log "fio with the killed handler: $(grep -o 'err=[^:]*' /tmp/fio-killed.out | he
 fio_verify "$disk" after-restart --rw=randwrite --bs=4k --iodepth=16 --size=8M
 
 log "removing the LUN and backstore with commands in flight"
-fio --name=stopped --filename="$disk" --direct=1 --ioengine=libaio \
-	--rw=randwrite --bs=64k --iodepth=32 --size=32M --time_based \
-	--runtime=60 >/tmp/fio-stopped.out 2>&1 &
-fpid=$!
+load stopped
 sleep 3
 kill -STOP $RAMD_PID
 sleep 1
