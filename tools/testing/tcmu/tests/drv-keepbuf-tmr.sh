@@ -1,5 +1,5 @@
 #!/bin/bash
-# tcmu-test: driver: KEEP_BUF and free_kept_buf, kept buffers freed on close, TMR notification of a held command, late completion after timeout
+# tcmu-test: driver: KEEP_BUF and free_kept_buf (reclaim leaves kept buffers alone), kept buffers freed on close, TMR notification of a held command, late completion after timeout
 # timeout: 300
 # modules: stock ours
 #
@@ -154,6 +154,20 @@ echo "$id" >"$dev/action/free_kept_buf" || fail "free_kept_buf $id failed"
 ours && { [ "$(inuse)" = $((before - 1)) ] ||
 	fail "$(inuse) pages in use after free_kept_buf, expected $((before - 1))"; }
 echo "$id" >"$dev/action/free_kept_buf" 2>/dev/null && fail "free_kept_buf $id twice succeeded"
+# Reclaim (idle, decay and the shrinker) takes the page free_kept_buf
+# just freed, never a kept buffer's.
+if ours; then
+	kept=$(inuse)
+	echo 1 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
+	echo 1 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+	echo 2 >/proc/sys/vm/drop_caches
+	wait_for 10 sh -c "[ \$(cat $dev/attrib/data_pages_free) = 0 ]" ||
+		fail "$(cat "$dev/attrib/data_pages_free") free pages not reclaimed"
+	[ "$(inuse)" = "$kept" ] ||
+		fail "reclaim took kept pages: $(inuse) in use, was $kept"
+	[ "$(cat "$dev/attrib/data_pages_allocated")" = "$kept" ] ||
+		fail "$(cat "$dev/attrib/data_pages_allocated") pages allocated, $kept kept"
+fi
 echo 12345 >"$dev/action/free_kept_buf" 2>/dev/null && fail "free_kept_buf of an unknown id succeeded"
 
 # A kept buffer goes when the handler closes.
