@@ -154,6 +154,25 @@ make_qcow() {
 	run qemu-img create -q -f qcow2 -o preallocation=metadata "$1" "$2"
 }
 
+# qcow_lun NAME SIZE IMAGE WWN [OPTION=VALUE...]: a user:qcow backstore
+# made by targetcli, on a tcm_loop LUN; prints its /dev/sdX.
+qcow_lun() {
+	targetcli_batch >&2 <<CMDS
+/backstores/user:qcow create name=$1 size=$2 cfgstring=$3 ${*:5}
+/loopback create $4
+/loopback/$4/luns create /backstores/user:qcow/$1
+CMDS
+	wait_disk "$CFS/core/user_0/$1"
+}
+
+# qcow_lun_delete NAME WWN: undo qcow_lun with targetcli.
+qcow_lun_delete() {
+	targetcli_batch <<CMDS
+/loopback delete $2
+/backstores/user:qcow delete $1
+CMDS
+}
+
 # fio_verify DISK NAME ARGS...: a write+verify job; fails the test on
 # any error or verification mismatch.
 fio_verify() {

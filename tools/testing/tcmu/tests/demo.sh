@@ -11,13 +11,8 @@
 img=$TCMU_DATA/demo.qcow2
 make_qcow "$img" 1G
 start_runner
-targetcli_batch <<CMDS
-/backstores/user:qcow create name=demo size=1G cfgstring=$img
-/loopback create naa.5001405000000009
-/loopback/naa.5001405000000009/luns create /backstores/user:qcow/demo
-CMDS
+disk=$(qcow_lun demo 1G "$img" naa.5001405000000009) || exit 1
 bs=$CFS/core/user_0/demo
-disk=$(wait_disk "$bs") || exit 1
 
 # What the device's data area holds: our driver's counters, or the
 # kernel's vmalloc total for the stock driver (which has none).

@@ -11,12 +11,7 @@
 img=$TCMU_DATA/fio.qcow2
 make_qcow "$img" 1G
 start_runner
-targetcli_batch <<CMDS
-/backstores/user:qcow create name=q0 size=1G cfgstring=$img
-/loopback create naa.5001405000000001
-/loopback/naa.5001405000000001/luns create /backstores/user:qcow/q0
-CMDS
-disk=$(wait_disk "$CFS/core/user_0/q0") || exit 1
+disk=$(qcow_lun q0 1G "$img" naa.5001405000000001) || exit 1
 log "disk: $disk"
 fio_verify "$disk" rand4k --rw=randwrite --bs=4k --iodepth=16 --size=32M
 fio_verify "$disk" seq1m --rw=write --bs=1M --iodepth=8 --size=96M --offset=128M

@@ -7,13 +7,9 @@
 img=$TCMU_DATA/inq.qcow2
 make_qcow "$img" 512M
 start_runner
-targetcli_batch <<CMDS
-/backstores/user:qcow create name=inq0 size=512M cfgstring=$img wwn=6ad7a04e-1c2b-4c8e-9f2a-3b6f1a2c9d10
-/loopback create naa.5001405000000002
-/loopback/naa.5001405000000002/luns create /backstores/user:qcow/inq0
-CMDS
+disk=$(qcow_lun inq0 512M "$img" naa.5001405000000002 \
+	wwn=6ad7a04e-1c2b-4c8e-9f2a-3b6f1a2c9d10) || exit 1
 bs=$CFS/core/user_0/inq0
-disk=$(wait_disk "$bs") || exit 1
 log "disk: $disk"
 
 run sg_inq "$disk" >/tmp/inq.out

@@ -15,12 +15,7 @@ make_qcow "$img" 256M
 head -c 8M /dev/urandom >/tmp/blob
 
 create() {
-	targetcli_batch <<CMDS
-/backstores/user:qcow create name=p0 size=256M cfgstring=$img
-/loopback create $wwn
-/loopback/$wwn/luns create /backstores/user:qcow/p0
-CMDS
-	disk=$(wait_disk "$CFS/core/user_0/p0") || exit 1
+	disk=$(qcow_lun p0 256M "$img" "$wwn") || exit 1
 	log "disk: $disk"
 }
 
@@ -39,10 +34,7 @@ fio_verify "$disk" persist "${job[@]}"
 run dd if=/tmp/blob of="$disk" bs=1M seek=128 oflag=direct conv=fsync status=none
 check "right after writing"
 
-targetcli_batch <<CMDS
-/loopback delete $wwn
-/backstores/user:qcow delete p0
-CMDS
+qcow_lun_delete p0 "$wwn"
 [ -e "$CFS/core/user_0/p0" ] && fail "backstore still in configfs after delete"
 create
 check "after deleting and re-creating the LUN"

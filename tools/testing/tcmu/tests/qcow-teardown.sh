@@ -8,21 +8,13 @@ img=$TCMU_DATA/teardown.qcow2
 wwn=naa.5001405000000004
 make_qcow "$img" 128M
 start_runner
-targetcli_batch <<CMDS
-/backstores/user:qcow create name=t0 size=128M cfgstring=$img
-/loopback create $wwn
-/loopback/$wwn/luns create /backstores/user:qcow/t0
-CMDS
-disk=$(wait_disk "$CFS/core/user_0/t0") || exit 1
+disk=$(qcow_lun t0 128M "$img" "$wwn") || exit 1
 fio_verify "$disk" teardown --rw=randwrite --bs=16k --iodepth=8 --size=16M
 uio=$(grep -l 'tcm-user/0/t0/' /sys/class/uio/uio*/name) || fail "no uio device for t0"
 uio=$(basename "$(dirname "$uio")")
 log "uio device: $uio"
 
-targetcli_batch <<CMDS
-/loopback delete $wwn
-/backstores/user:qcow delete t0
-CMDS
+qcow_lun_delete t0 "$wwn"
 [ -e "$CFS/loopback/$wwn" ] && fail "loopback target still there"
 [ -e "$CFS/core/user_0/t0" ] && fail "backstore still there"
 wait_for 10 test ! -e "/sys/class/uio/$uio" || fail "/sys/class/uio/$uio still there"
