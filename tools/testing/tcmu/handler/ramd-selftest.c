@@ -586,6 +586,54 @@ static void test_misbehave(void)
 	      e->rsp.scsi_status == 0, "bad-data");
 }
 
+/* --fuzz: reproducible from the seed, every mode, about 1 in fuzz_every */
+static void test_fuzz_mode(void)
+{
+	enum mode seq[4000];
+	unsigned int seen = 0, hits = 0, i, round;
+	uint8_t cdb[16];
+
+	quiet = 1;
+	for (round = 0; round < 2; round++) {
+		fk_reset(0);
+		fuzz_seed(&R, 42);
+		R.fuzz_every = 8;
+		for (i = 0; i < 4000; i++) {
+			enum mode m = fuzz_pick(&R, false);
+
+			if (round == 0) {
+				seq[i] = m;
+				seen |= 1u << m;
+				hits += m != M_NONE;
+			} else if (seq[i] != m) {
+				break;
+			}
+		}
+		CHECK(round == 0 || i == 4000, "seed 42 differs at pick %u", i);
+	}
+	CHECK(!(seen & (1u << M_CLOSE | 1u << M_FUZZ)) &&
+	      (seen | 1u << M_CLOSE | 1u << M_FUZZ) == (1u << (M_FUZZ + 1)) - 1,
+	      "modes picked: %#x", seen);
+	CHECK(hits > 4000 / 12 && hits < 4000 / 5, "%u of 4000 fuzzed", hits);
+
+	/* through the ring, non-strict: whatever it writes, no crash */
+	for (round = 0; round < 200; round++) {
+		fk_reset(TCMU_MAILBOX_FLAG_CAP_OOOC |
+			 TCMU_MAILBOX_FLAG_CAP_READ_LEN);
+		K.strict = false;
+		R.mode = M_FUZZ;
+		R.count = 0;
+		R.fuzz_every = 2;
+		fuzz_seed(&R, round);
+		cdb10(cdb, round % 2 ? 0x28 : 0x2a, round, 1);
+		for (i = 0; i < 8; i++)
+			fk_submit(cdb, 10, 1, (size_t[]){ 512 }, NULL, NULL);
+		step();
+	}
+	CHECK(R.acts > 0, "fuzzed nothing");
+	quiet = 0;
+}
+
 /* Garbage in the ring: the handler may give up, but must not crash */
 static void test_fuzz(unsigned long iters)
 {
@@ -706,6 +754,7 @@ int main(int argc, char **argv)
 	test_bad_input();
 	test_wrap_reorder();
 	test_misbehave();
+	test_fuzz_mode();
 	test_find_uio();
 	test_fuzz(iters);
 	free(R.disk);

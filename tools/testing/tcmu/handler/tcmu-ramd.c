@@ -41,11 +41,24 @@
  *       bad-read-len[:N]      data-in commands report TCMU_UFLAG_READ_LEN N (1)
  *       bad-data              flip a byte of READ data, status GOOD (a
  *                             negative control: verification must catch it)
+ *   --fuzz SEED       misbehave at random, reproducibly: a generator seeded
+ *                     with SEED makes one in --fuzz-every (8) completions
+ *                     one of the modes above (not close-in-flight), with a
+ *                     random parameter; --after/--count/--arm-usr1 apply
+ *                     (--count 0: no limit).  "fuzz N: MODE[:PARAM]" is
+ *                     logged for each
+ *   --backing FILE    keep the disk in FILE, mmap()ed shared (created,
+ *                     grown to --size), so that it outlives the process
  *   --after N         good commands before misbehaving (0)
  *   --count N         misbehave N times, 0 = on every command after (1)
  *   --arm-usr1        misbehave only once SIGUSR1 arrived; --after counts
  *                     from then (so a test can let the initiator's probe
  *                     through and aim at its own I/O)
+ *   --no-data         READ/WRITE move no data (the disk is not touched):
+ *                     the floor of the handler's cost, for benchmarks
+ *   --stats           time the handler's phases (CLOCK_MONOTONIC around
+ *                     poll, ring parsing and execution, the data copy,
+ *                     the completion kick) and print the totals on exit
  *   --sysfs DIR       sysfs root (/sys), for testing the device lookup
  *   --probe           print the matched device and map size, then exit
  *   -v, --verbose     log every command
@@ -70,6 +83,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +100,7 @@ enum mode {
 	M_NONE, M_BAD_TAIL, M_BAD_CMD_ID, M_TRUNCATED, M_OVERSIZED, M_ZERO_PAD,
 	M_BAD_OP, M_DOUBLE, M_NEVER, M_CLOSE, M_BAD_STATUS, M_BAD_SENSE,
 	M_BAD_READ_LEN, M_BAD_DATA,
+	M_FUZZ,		/* not a --misbehave mode: --fuzz picks the above */
 };
 
 static const char *const mode_names[] = {
@@ -96,6 +111,7 @@ static const char *const mode_names[] = {
 	[M_NEVER] = "never-complete", [M_CLOSE] = "close-in-flight",
 	[M_BAD_STATUS] = "bad-status", [M_BAD_SENSE] = "bad-sense",
 	[M_BAD_READ_LEN] = "bad-read-len", [M_BAD_DATA] = "bad-data",
+	[M_FUZZ] = "fuzz",
 };
 
 /* One ring entry between cmd_tail and our parse cursor, in ring order. */
@@ -151,8 +167,30 @@ struct ramd {
 	bool armed;		/* misbehaviour allowed (see --arm-usr1) */
 	bool frozen;		/* never complete anything again */
 	int dup_id;		/* double-complete: id to reuse, or -1 */
+	uint64_t fuzz;		/* --fuzz: generator state (never 0) */
+	unsigned int fuzz_every;
+	char fuzz_param[24];	/* the parameter of the mode picked */
 	int verbose;
+	bool no_data;		/* --no-data */
 };
+
+/* --stats: time spent per phase, ns, and how often each ran. */
+static struct {
+	bool on;
+	uint64_t poll_ns, polls, wakeups;	/* poll() + read() */
+	uint64_t parse_ns;			/* parse_ring(), with execution */
+	uint64_t copy_ns, copies, copy_bytes;	/* READ/WRITE data copies */
+	uint64_t done_ns;			/* complete_ring(), with the kick */
+	uint64_t kick_ns, kicks;		/* the write() to the uio fd */
+} st;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static volatile sig_atomic_t stop, usr1;
 static int quiet;		/* the self-test's fuzzer silences the log */
@@ -381,8 +419,19 @@ static void do_rw(struct ramd *r, struct cmd *c, const uint8_t *cdb,
 		       c->id, iov_total(iov, n), (unsigned long long)bytes);
 		return invalid_field(c);
 	}
-	c->data_len = iov_copy(r, iov, n, r->disk + lba * r->bs, bytes,
-			       !write);
+	if (r->no_data) {
+		c->data_len = bytes;
+	} else {
+		uint64_t t = st.on ? now_ns() : 0;
+
+		c->data_len = iov_copy(r, iov, n, r->disk + lba * r->bs, bytes,
+				       !write);
+		if (st.on) {
+			st.copy_ns += now_ns() - t;
+			st.copies++;
+			st.copy_bytes += bytes;
+		}
+	}
 	if (bytes && !write)
 		c->data_off = (uintptr_t)iov[0].iov_base;
 }
@@ -617,6 +666,79 @@ static uint32_t param_num(const struct ramd *r, uint32_t rel, uint32_t def)
 	return strtoul(r->param, NULL, 0);
 }
 
+/* --fuzz: xorshift64, seeded through an odd multiplier so it is never 0. */
+static uint64_t fuzz_next(struct ramd *r)
+{
+	uint64_t x = r->fuzz;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return r->fuzz = x;
+}
+
+static void fuzz_seed(struct ramd *r, uint64_t seed)
+{
+	r->fuzz = seed * 0x9e3779b97f4a7c15ULL | 1;
+}
+
+/*
+ * --fuzz: the misbehaviour for this completion (M_NONE most of the time),
+ * its parameter in r->param.  @last: no later command in this batch.
+ */
+static enum mode fuzz_pick(struct ramd *r, bool last)
+{
+	static const enum mode modes[] = {
+		M_BAD_TAIL, M_BAD_CMD_ID, M_TRUNCATED, M_OVERSIZED, M_ZERO_PAD,
+		M_BAD_OP, M_DOUBLE, M_NEVER, M_BAD_STATUS, M_BAD_SENSE,
+		M_BAD_READ_LEN, M_BAD_DATA,
+	};
+	static const char *const tails[] = { "range", "unaligned", "back" };
+	uint32_t v = fuzz_next(r) >> 32;
+	enum mode m;
+
+	if (r->fuzz_every > 1 && fuzz_next(r) % r->fuzz_every)
+		return M_NONE;
+	m = modes[fuzz_next(r) % (sizeof(modes) / sizeof(modes[0]))];
+	if (m == M_DOUBLE && last)
+		return M_NONE;
+	r->param = r->fuzz_param;
+	switch (m) {
+	case M_BAD_TAIL:
+		if (v % 4 < 3)
+			r->param = tails[v % 4];
+		else
+			snprintf(r->fuzz_param, sizeof(r->fuzz_param), "%u",
+				 v % (2 * r->ring_size));
+		break;
+	case M_BAD_CMD_ID:
+	case M_BAD_OP:
+	case M_BAD_STATUS:
+		snprintf(r->fuzz_param, sizeof(r->fuzz_param), "%u",
+			 m == M_BAD_OP ? v % 8 : m == M_BAD_STATUS ? v % 256 :
+			 v % 65536);
+		break;
+	case M_TRUNCATED:
+	case M_OVERSIZED:
+		snprintf(r->fuzz_param, sizeof(r->fuzz_param), "%u",
+			 m == M_TRUNCATED ? v % 128 : v % (2 * r->ring_size));
+		break;
+	case M_BAD_SENSE:
+		r->param = v % 2 ? "zero" : NULL;
+		break;
+	case M_BAD_READ_LEN:
+		snprintf(r->fuzz_param, sizeof(r->fuzz_param), "%u",
+			 v % 2 ? v : v % 4096);
+		break;
+	default:
+		r->param = NULL;
+	}
+	r->acts++;
+	logmsg("fuzz %lu: %s%s%s", r->acts, mode_names[m],
+	       r->param ? ":" : "", r->param ? r->param : "");
+	return m;
+}
+
 /*
  * Write command c's completion into the next command slot at the tail,
  * misbehaving if it is time to.  Returns false if nothing was completed.
@@ -631,6 +753,9 @@ static bool complete_one(struct ramd *r, struct cmd *c, bool last,
 	struct slot s;
 	enum mode m = act ? r->mode : M_NONE;
 	uint32_t len_op;
+
+	if (m == M_FUZZ)
+		m = fuzz_pick(r, last);
 
 	if (m == M_NEVER || m == M_CLOSE) {
 		logmsg("misbehave %s: cmd %u will never be completed",
@@ -760,7 +885,8 @@ static bool complete_one(struct ramd *r, struct cmd *c, bool last,
 	default:
 		break;
 	}
-	r->acts++;
+	if (r->mode != M_FUZZ)		/* fuzz_pick() counted it */
+		r->acts++;
 	return true;
 }
 
@@ -799,6 +925,14 @@ static void complete_ring(struct ramd *r)
 	__atomic_store_n(&r->mb->cmd_tail,
 			 bad_tail != UINT32_MAX ? bad_tail : r->tail,
 			 __ATOMIC_RELEASE);
+	if (st.on) {
+		uint64_t t = now_ns();
+
+		r->kick(r);
+		st.kick_ns += now_ns() - t;
+		st.kicks++;
+		return;
+	}
 	r->kick(r);
 }
 
@@ -947,7 +1081,8 @@ static void usage(int rc)
 "usage: tcmu-ramd {--dev NAME | --config PREFIX | --uio N} [--size BYTES]\n"
 "         [--block-size N] [--wce 0|1] [--reorder N] [--wait SECS]\n"
 "         [--misbehave MODE[:PARAM] [--after N] [--count N] [--arm-usr1]]\n"
-"         [--sysfs DIR] [--probe] [-v]\n"
+"         [--fuzz SEED [--fuzz-every N]] [--backing FILE]\n"
+"         [--no-data] [--stats] [--sysfs DIR] [--probe] [-v]\n"
 "modes: bad-tail bad-cmd-id truncated-entry oversized-entry zero-pad bad-op\n"
 "       double-complete never-complete close-in-flight bad-status bad-sense\n"
 "       bad-read-len bad-data   (see the comment at the top of tcmu-ramd.c)\n");
@@ -965,11 +1100,15 @@ int main(int argc, char **argv)
 		{ "count", 1, 0, 'n' }, { "sysfs", 1, 0, 'S' },
 		{ "probe", 0, 0, 'p' }, { "verbose", 0, 0, 'v' },
 		{ "arm-usr1", 0, 0, 'A' },
+		{ "fuzz", 1, 0, 'F' }, { "fuzz-every", 1, 0, 'E' },
+		{ "backing", 1, 0, 'B' },
+		{ "no-data", 0, 0, 'D' }, { "stats", 0, 0, 'T' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	struct ramd r = { .size = 64 << 20, .bs = 512, .wce = true, .count = 1,
+			  .fuzz_every = 8,
 			  .fd = -1, .kick = uio_kick, .armed = true };
-	const char *dev = NULL, *cfg = NULL, *sysfs = "/sys";
+	const char *dev = NULL, *cfg = NULL, *sysfs = "/sys", *backing = NULL;
 	char path[64], *colon;
 	double wait_s = 5;
 	int want = -1, num, o, probe = 0;
@@ -991,6 +1130,14 @@ int main(int argc, char **argv)
 		case 'S': sysfs = optarg; break;
 		case 'p': probe = 1; break;
 		case 'A': r.armed = false; break;
+		case 'F':
+			r.mode = M_FUZZ;
+			fuzz_seed(&r, strtoull(optarg, NULL, 0));
+			break;
+		case 'E': r.fuzz_every = strtoul(optarg, NULL, 0); break;
+		case 'B': backing = optarg; break;
+		case 'D': r.no_data = true; break;
+		case 'T': st.on = true; break;
 		case 'v': r.verbose++; break;
 		case 'h': usage(0); break;
 		case 'm':
@@ -1041,8 +1188,23 @@ int main(int argc, char **argv)
 	}
 	r.map = mmap(NULL, r.map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		     r.fd, 0);
-	r.disk = mmap(NULL, r.size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (backing) {
+		int bfd = open(backing, O_RDWR | O_CREAT, 0600);
+		struct stat sb;
+
+		if (bfd < 0 || fstat(bfd, &sb) ||
+		    ((uint64_t)sb.st_size < r.size && ftruncate(bfd, r.size))) {
+			logmsg("%s: %s", backing, strerror(errno));
+			return 1;
+		}
+		r.disk = mmap(NULL, r.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      bfd, 0);
+		close(bfd);
+	} else {
+		r.disk = mmap(NULL, r.size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			      -1, 0);
+	}
 	if (r.map == MAP_FAILED || r.disk == MAP_FAILED) {
 		logmsg("mmap: %s", strerror(errno));
 		return 1;
@@ -1071,11 +1233,20 @@ int main(int argc, char **argv)
 			logmsg("armed after %lu commands: misbehaving after %lu more",
 			       r.ncmds, r.after);
 		}
+		uint64_t t0 = st.on ? now_ns() : 0, t1 = 0;
+
 		if (parse_ring(&r)) {
 			complete_ring(&r);	/* what was fine before */
 			return 2;
 		}
+		if (st.on)
+			t1 = now_ns();
 		complete_ring(&r);
+		if (st.on) {
+			st.parse_ns += t1 - t0;
+			st.done_ns += now_ns() - t1;
+			t0 = now_ns();
+		}
 		if (r.mode == M_CLOSE && r.frozen &&
 		    r.qlen >= param_num(&r, 0, 1)) {
 			logmsg("misbehave close-in-flight: exiting with %zu commands in flight",
@@ -1084,10 +1255,29 @@ int main(int argc, char **argv)
 			close(r.fd);
 			return 0;
 		}
-		if (poll(&pfd, 1, 1000) > 0 &&
-		    read(r.fd, &events, sizeof(events)) < 0 && errno != EINTR)
-			logmsg("read: %s", strerror(errno));
+		if (poll(&pfd, 1, 1000) > 0) {
+			st.wakeups++;
+			if (read(r.fd, &events, sizeof(events)) < 0 &&
+			    errno != EINTR)
+				logmsg("read: %s", strerror(errno));
+		}
+		if (st.on) {
+			st.poll_ns += now_ns() - t0;
+			st.polls++;
+		}
 	}
+	if (st.on)
+		logmsg("stats: cmds %lu polls %llu wakeups %llu poll_ns %llu parse_ns %llu copies %llu copy_bytes %llu copy_ns %llu done_ns %llu kicks %llu kick_ns %llu",
+		       r.ncmds, (unsigned long long)st.polls,
+		       (unsigned long long)st.wakeups,
+		       (unsigned long long)st.poll_ns,
+		       (unsigned long long)st.parse_ns,
+		       (unsigned long long)st.copies,
+		       (unsigned long long)st.copy_bytes,
+		       (unsigned long long)st.copy_ns,
+		       (unsigned long long)st.done_ns,
+		       (unsigned long long)st.kicks,
+		       (unsigned long long)st.kick_ns);
 	logmsg("exiting on signal after %lu commands (%lu completed out of order, %zu in flight)",
 	       r.ncmds, r.nreordered, r.qlen);
 	munmap(r.map, r.map_size);
