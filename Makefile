@@ -2,7 +2,10 @@
 #
 # make            build drivers/target/target_core_user.ko against KDIR
 # make run        build, boot a VM, make a user-backed LUN and drive I/O
-# make check      run the whole test suite (unit + VM, stock and ours)
+# make check      run the whole test suite (unit + VM, stock and ours,
+#                 and the debug tier on the debug kernel)
+# make check-debug  every VM test with ours on the debug kernel
+# make soak       the reliability tests with full round counts
 #
 # KDIR defaults to Debian 6.1's headers, fetched into $(TCMU_CACHE)
 # by scripts/fetch-kernel.sh.  Pass KDIR=/path for any other 6.1 tree.
@@ -21,7 +24,7 @@ export KDIR
 
 MOD_DIR := $(TOP)/drivers/target
 
-.PHONY: all modules clean run check check-unit check-vm sparse checkpatch
+.PHONY: all modules clean run check check-debug soak check-unit check-vm sparse checkpatch
 
 all: modules
 
@@ -36,6 +39,17 @@ run: modules
 
 check: modules
 	$(TOP)/tools/testing/tcmu/check.sh
+
+# Every VM test with our module on the debug kernel (check runs a subset).
+check-debug: modules
+	$(TOP)/tools/testing/tcmu/vm.sh --kernel debug --module ours
+
+# The reliability tests (tests/rel-*.sh) with their full round counts,
+# on both modules and on the debug kernel (make check runs fewer rounds).
+soak: modules
+	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --module stock rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop
+	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --module ours rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop
+	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --kernel debug --module ours rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop rel-faults
 
 sparse:
 	$(MAKE) -C $(KDIR) M=$(MOD_DIR) C=2 W=1 modules

@@ -9,13 +9,18 @@
 #      the kernel's lib/xarray.c compiled in userspace) and tcmu-ramd's
 #      self-test against a fake ring (tools/testing/tcmu/handler);
 #   3. the VM tests, once against Debian's stock target_core_user and once
-#      against ours (tools/testing/tcmu/vm.sh).
+#      against ours (tools/testing/tcmu/vm.sh);
+#   4. the debug tier: the tests whose header says "# tier: debug", with
+#      our module on our debug kernel (KASAN, lockdep, kmemleak, fault
+#      injection; scripts/build-debug-kernel.sh, cached: a cold build
+#      takes ~15-20 minutes).  "make check-debug" runs every test there.
 #
 # Each step prints its own lines; the last line is the total:
 # "N passed, N failed, N skipped".  Exits 1 if anything failed.
 #
 # Env: CHECK_VM_TESTS="a b"  run only these VM tests
 #      CHECK_MODULES="stock ours"  which modules the VM tests run against
+#      CHECK_DEBUG=no  skip the debug tier
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +41,16 @@ abi=$(basename "$kernel_dir")
 KDIR=${KDIR:-$kernel_dir/headers/usr/src/linux-headers-$abi-amd64}
 KSRC=$kernel_dir/source
 mod=$top/drivers/target
+
+# The debug kernel (cached; a cold build is ~15 CPU-minutes) builds at the
+# lowest priority while the other steps run: the VM tests spend much of
+# their time waiting (timeouts, idle periods), and niced it barely slows
+# them.  The debug tier waits for it.
+debug_build=
+if [ "${CHECK_DEBUG:-yes}" != no ]; then
+	nice -n 19 "$top/scripts/build-debug-kernel.sh" >"$out/debug-kernel.log" 2>&1 &
+	debug_build=$!
+fi
 
 echo "== static checks =="
 make -C "$KDIR" M="$mod" clean >/dev/null 2>&1
@@ -84,17 +99,38 @@ unit "allocator unit harness" "$out/alloc.log" \
 unit "tcmu-ramd self-test (ASan, UBSan)" "$out/ramd-selftest.log" \
 	make -s -C "$here/handler" check SAN=1
 
-for m in ${CHECK_MODULES:-stock ours}; do
-	echo "== VM tests, $m module =="
-	# shellcheck disable=SC2086
-	"$here/vm.sh" --module "$m" ${CHECK_VM_TESTS:-}
-	if [ -f "$top/results/$m/summary" ]; then
-		read -r p f s <"$top/results/$m/summary"
+# vmsum LABEL: add a vm.sh run's counts from results/LABEL/summary.
+vmsum() {
+	local p f s
+	if [ -f "$top/results/$1/summary" ]; then
+		read -r p f s <"$top/results/$1/summary"
 		add "$p" "$f" "$s"
 	else
-		result FAIL "vm/$m" /dev/null
+		result FAIL "vm/$1" /dev/null
 	fi
+}
+
+for m in ${CHECK_MODULES:-stock ours}; do
+	echo "== VM tests, $m module =="
+	rm -f "$top/results/$m/summary"
+	# shellcheck disable=SC2086
+	"$here/vm.sh" --module "$m" ${CHECK_VM_TESTS:-}
+	vmsum "$m"
 done
+
+if [ -n "$debug_build" ]; then
+	echo "== VM tests, debug kernel, ours module (tier: debug) =="
+	if wait "$debug_build"; then
+		rm -f "$top/results/debug-ours/summary"
+		# shellcheck disable=SC2046
+		"$here/vm.sh" --kernel debug --module ours \
+			$(grep -l '^# tier: debug' "$here"/tests/*.sh |
+			  sed 's|.*/||; s|\.sh$||')
+		vmsum debug-ours
+	else
+		result FAIL debug/kernel-build "$out/debug-kernel.log"
+	fi
+fi
 
 echo "$pass passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

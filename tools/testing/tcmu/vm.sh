@@ -166,7 +166,9 @@ if [ -f "$here/handler/Makefile" ]; then
 	make -s -C "$here/handler" >&2
 fi
 mkdir -p "$here/build"
-gcc -O2 -Wall -Wextra -Werror -o "$here/build/reclaim-probe" "$here/reclaim-probe.c"
+for b in reclaim-probe ackwrite; do
+	gcc -O2 -Wall -Wextra -Werror -o "$here/build/$b" "$here/$b.c"
+done
 
 # The initramfs: busybox, the modules to reach the root disk, the payload.
 ird=$work/initramfs
@@ -187,7 +189,7 @@ done
 install -m 755 "$here/guest/initramfs-init" "$ird/init"
 cp "$here/guest/init.sh" "$here/guest/lib.sh" "$ird/tcmu/"
 cp "$here"/tests/*.sh "$ird/tcmu/tests/"
-for b in "$here"/handler/tcmu-ramd "$here"/build/reclaim-probe; do
+for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite}; do
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
 done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
@@ -242,6 +244,8 @@ boot() {
 		echo "MODULE=$module"
 		echo "KERNEL=$kernel"
 		echo "TESTS=\"$*\""
+		# TCMU_SOAK (make soak), passed through
+		for v in ${!TCMU_SOAK@}; do echo "export $v=$(printf %q "${!v}")"; done
 		for t in "$@"; do
 			tmo=$(header "$t" timeout)
 			# A known failure may be a hang: wait less for it.

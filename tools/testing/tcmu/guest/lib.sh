@@ -9,6 +9,7 @@
 #     the test runs against; a module not listed reports SKIP);
 #   - optional: "# xfail: stock <why>" when the stock module is known to
 #     fail it (see vm.sh); "# default: no" keeps it out of the suite;
+#     "# tier: debug" puts it in make check's debug-kernel subset;
 #   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);
 #     skip: call skip "why" (prints "SKIP: why", exits 77);
 #   - $MODULE is "stock" or "ours"; scratch files go under /tmp or
@@ -42,6 +43,18 @@ wait_for() {
 }
 
 ours() { [ "$MODULE" = ours ]; }
+
+# soak_rounds FULL FULL_DEBUG QUICK QUICK_DEBUG: how many rounds a
+# reliability test runs: the full counts under TCMU_SOAK=1 (make soak),
+# the quick ones otherwise (make check); the debug kernel (kmemleak
+# present; ~4x slower) has counts of its own.
+soak_rounds() {
+	local dbg=0
+	[ -e /sys/kernel/debug/kmemleak ] && dbg=2
+	[ "${TCMU_SOAK:-0}" = 1 ] || shift 2
+	shift $dbg
+	echo "$1"
+}
 
 # Load the stock target_core_user or ours in place of the one loaded, for
 # A/B comparisons in one boot; no LIO device or handler may be left.  A

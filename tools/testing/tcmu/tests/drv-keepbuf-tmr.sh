@@ -2,6 +2,7 @@
 # tcmu-test: driver: KEEP_BUF and free_kept_buf (reclaim leaves kept buffers alone), kept buffers freed on close, TMR notification of a held command, late completion after timeout
 # timeout: 300
 # modules: stock ours
+# tier: debug
 #
 # A tiny handler written here in Python (raw ring ABI, in-order
 # completion, a cursor ahead of cmd_tail so it can hold a command) serves

@@ -2,6 +2,7 @@
 # tcmu-test: reclaim: fio verify on two devices while idle reclaim, budget reclaim and the shrinker fire repeatedly loses nothing
 # timeout: 900
 # modules: ours
+# tier: debug
 #
 # Two tcmu-ramd devices with data_idle_timeout 1 and data_hwm_half_life 1
 # and global_max_data_area_mb 12 run fio write+verify with mixed block

@@ -1,0 +1,132 @@
+#!/bin/bash
+# tcmu-test: reliability (debug kernel): slab and page allocation failures injected while the data area grows: commands wait or fail cleanly, the device works after
+# timeout: 300
+# modules: ours
+# tier: debug
+#
+# Needs the debug kernel's fault injection (vm.sh -k debug); on Debian's
+# kernel it skips.  Not run on stock: it is about our allocation paths.
+#
+# tcm_loop submits commands from kworkers, so a task filter cannot reach
+# the first placement of a command; what it can reach is the handler:
+# with a 2 MiB data area (max_data_area_mb) and 256 KiB writes at iodepth
+# 16 most commands wait (QFULL) and get their blocks from the handler's
+# completion kick (tcmu_reap -> tcmu_run_qfull -> data area allocation),
+# and the shrinker (drop_caches every 2 s) and the 1 s idle timeout make
+# the area give its pages back and grow again, over and over.
+#  1. failslab + fail_page_alloc, task-filter=Y, make-it-fail=1 on the
+#     tcmu-ramd process only (it logs to /dev/null, its disk is populated
+#     first), probability 20 %, GFP_NOIO/sleeping and order-0 allocations
+#     included, verbose=2: a stack dump per failure (rate-limited by the
+#     kernel), which tells whether it hit our driver (the runner's
+#     kernel-report check leaves these dumps out, see guest/init.sh).
+#  2. if our request cache tcmu_req is a slab of its own (not merged):
+#     failslab with cache-filter=Y on it, every context (the submission
+#     kworkers too): commands fail (TASK SET FULL / out of resources) or
+#     wait, never oops.
+# Each phase runs fio (unverified: errors expected) for 20 s; afterwards,
+# with injection off, fio write+verify must pass and the device must go.
+# The injected failures are counted from debugfs "times" (set to a
+# large budget, read back) and logged.
+. /tcmu/lib.sh
+
+DBG=/sys/kernel/debug
+[ -d $DBG/failslab ] && [ -d $DBG/fail_page_alloc ] ||
+	skip "no failslab/fail_page_alloc in debugfs (not the debug kernel)"
+BUDGET=1000000
+
+fi_set() {	# fi_set DIR KEY=VALUE...
+	local d=$DBG/$1 kv
+	shift
+	for kv in "$@"; do
+		echo "${kv#*=}" >"$d/${kv%%=*}" || fail "$d/${kv%%=*} = ${kv#*=}"
+	done
+}
+fi_off() {
+	fi_set failslab probability=0 times=1 task-filter=N cache-filter=N
+	fi_set fail_page_alloc probability=0 times=1 task-filter=N
+}
+trap 'fi_off 2>/dev/null' EXIT
+fi_used() { echo $((BUDGET - $(cat $DBG/$1/times))); }
+
+dev=$(ramd_dev 25 fa0 16777216 max_data_area_mb=2) || exit 1
+echo 3 >"$dev/attrib/cmd_time_out" || fail "cmd_time_out"
+echo 1 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
+echo 1 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+$RAMD --config ramd/fa0 --size 16M >/dev/null 2>&1 &
+hpid=$!
+sleep 0.5
+kill -0 $hpid || fail "tcmu-ramd did not start"
+disk=$(loop_lun naa.5001405000000250 "$dev") || exit 1
+echo 30 >/sys/block/"${disk#/dev/}"/device/timeout
+# populate the handler's disk before its page faults can fail
+fio_verify "$disk" populate --rw=write --bs=256k --iodepth=4 --size=16M >/dev/null
+
+st() { for a in data_pages_allocated data_pages_peak data_pages_reclaimed_idle data_pages_reclaimed_pressure; do
+	printf '%s %s ' "${a#data_pages_}" "$(cat "$dev/attrib/$a")"; done; }
+
+# inject PHASE: fio under injection for 20 s, the shrinker every 2 s
+inject() {
+	local fpid i
+	fio --name="$1" --filename="$disk" --direct=1 --ioengine=libaio \
+		--rw=randwrite --bs=256k --iodepth=16 --size=16M --time_based \
+		--runtime=20 --continue_on_error=all >/tmp/fio-"$1".out 2>&1 &
+	fpid=$!
+	for ((i = 0; i < 60; i++)); do
+		kill -0 $fpid 2>/dev/null || break
+		((i % 4)) || echo 2 >/proc/sys/vm/drop_caches
+		sleep 0.5
+	done
+	timeout 120 tail --pid=$fpid -f /dev/null || fail "$1: fio hung under injection"
+	wait $fpid
+	log "$1: fio $(grep -o 'err=[^:]*' /tmp/fio-"$1".out | head -n1); $(st)"
+}
+
+log "before: $(st)"
+# --- 1: the handler's allocations ---
+# the filters first: with probability > 0 and no filter, every task fails
+fi_set failslab task-filter=Y cache-filter=N interval=1 times=$BUDGET space=0 \
+	verbose=2 ignore-gfp-wait=N probability=20
+fi_set fail_page_alloc task-filter=Y interval=1 times=$BUDGET space=0 \
+	verbose=2 ignore-gfp-wait=N ignore-gfp-highmem=N min-order=0 \
+	probability=20
+echo 1 >/proc/$hpid/make-it-fail || fail "make-it-fail"
+inject handler
+slab1=$(fi_used failslab) page1=$(fi_used fail_page_alloc)
+echo 0 >/proc/$hpid/make-it-fail
+fi_off
+log "phase 1 (handler task): injected failures: failslab $slab1, fail_page_alloc $page1"
+# Of the failures the kernel dumped, how many were in our driver, where.
+dmesg | awk '/FAULT_INJECTION: forcing a failure/ { on = 1; m++; f = ""; next }
+	on && f == "" && match($0, /tcmu_[a-z_]+/) { f = substr($0, RSTART, RLENGTH) }
+	on && /<\/TASK>/ { on = 0; if (f != "") { n++; at[f]++ } }
+	END { printf "stacks dumped: %d, through target_core_user: %d:", m, n;
+	      for (f in at) printf " %s %d", f, at[f]; print "" }' >/tmp/faults.where
+log "phase 1 $(cat /tmp/faults.where)"
+kill -0 $hpid || fail "tcmu-ramd died under injection"
+[ $((slab1 + page1)) -gt 0 ] || fail "no failure was injected in phase 1"
+
+# --- 2: our request cache, every context ---
+slab2=-
+s=/sys/kernel/slab/tcmu_req
+if [ -d $s ] && [ ! -L $s ] && echo 1 >$s/failslab 2>/dev/null; then
+	fi_set failslab cache-filter=Y task-filter=N interval=1 \
+		times=$BUDGET space=0 verbose=2 ignore-gfp-wait=N probability=20
+	inject cache
+	slab2=$(fi_used failslab)
+	fi_off
+	echo 0 >$s/failslab
+	log "phase 2 (tcmu_req cache): injected failures: failslab $slab2"
+	[ "$slab2" -gt 0 ] || fail "no failure was injected in phase 2"
+else
+	log "phase 2 skipped: tcmu_req is merged with another cache ($(readlink $s 2>/dev/null || echo no sysfs entry))"
+fi
+
+# --- injection off: the device works ---
+echo running >/sys/block/"${disk#/dev/}"/device/state 2>/dev/null
+fio_verify "$disk" after --rw=randwrite --bssplit=4k/50:256k/50 --iodepth=16 --size=16M
+log "after: $(st)"
+log "injected failures: $((slab1 + page1 + ${slab2/-/0})) (phase 1 failslab $slab1 fail_page_alloc $page1; phase 2 failslab $slab2); kernel FAULT_INJECTION lines: $(dmesg | grep -c 'FAULT_INJECTION: forcing a failure')"
+timeout 120 bash -c ". /tcmu/lib.sh; lio_cleanup" || fail "removal hung"
+kill $hpid
+log "ok"
