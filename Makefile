@@ -6,6 +6,7 @@
 #                 and the debug tier on the debug kernel)
 # make check-debug  every VM test with ours on the debug kernel
 # make soak       the reliability tests with full round counts
+# make bench      benchmark ours against stock (tools/testing/tcmu/bench)
 #
 # KDIR defaults to Debian 6.1's headers, fetched into $(TCMU_CACHE)
 # by scripts/fetch-kernel.sh.  Pass KDIR=/path for any other 6.1 tree.
@@ -24,7 +25,7 @@ export KDIR
 
 MOD_DIR := $(TOP)/drivers/target
 
-.PHONY: all modules clean run check check-debug soak check-unit check-vm sparse checkpatch
+.PHONY: all modules clean run check check-debug soak check-unit check-vm sparse checkpatch bench
 
 all: modules
 
@@ -50,6 +51,9 @@ soak: modules
 	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --module stock rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop
 	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --module ours rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop
 	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --kernel debug --module ours rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop rel-faults
+
+bench: modules
+	$(TOP)/tools/testing/tcmu/bench/bench.sh
 
 sparse:
 	$(MAKE) -C $(KDIR) M=$(MOD_DIR) C=2 W=1 modules

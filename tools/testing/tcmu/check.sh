@@ -118,6 +118,16 @@ for m in ${CHECK_MODULES:-stock ours}; do
 	vmsum "$m"
 done
 
+# make bench's report parser on the bench smoke's records (tests/bench-smoke.sh)
+if [ -f "$top/results/ours/bench-smoke.log" ]; then
+	if python3 "$here/bench/report.py" --check "$top/results/ours/bench-smoke.log" \
+		>"$out/bench-report.log" 2>&1; then
+		result PASS bench/report-parse
+	else
+		result FAIL bench/report-parse "$out/bench-report.log"
+	fi
+fi
+
 if [ -n "$debug_build" ]; then
 	echo "== VM tests, debug kernel, ours module (tier: debug) =="
 	if wait "$debug_build"; then

@@ -40,6 +40,11 @@
  *                   xa_marked() and xa_find(), the blocks each alloc
  *                   returns, the zap order of each reclaim, every counter,
  *                   and the number of live block allocations.
+ *  bench_smoke      the allocator micro-benchmark (bench.c, "make bench")
+ *                   with tiny counts on a small area, so it cannot rot:
+ *                   every cell runs, our allocator and the bitmap one
+ *                   hand out the same blocks, all memory comes back.
+ *                   Nothing about speed is checked.
  *
  * Every test ends by destroying its data area and checking that no block
  * memory is left; ASan's leak check at exit covers the XArray nodes.  Any
@@ -65,6 +70,7 @@
 
 #include "tcmu_data_area.h"
 #include "shim.h"
+#include "bench.h"
 
 #define GFP_IO	(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN)
 #define PG	PAGE_SIZE
@@ -1047,6 +1053,19 @@ static bool t_random(void)
 	return true;
 }
 
+static bool t_bench_smoke(void)
+{
+	struct alloc_bench_opts o = {
+		.blocks = 2048, .iters = 20, .reps = 3, .seed = 7,
+	};
+	char msg[256] = "";
+
+	CHECK(alloc_bench(&o, msg, sizeof(msg)), "%s", msg);
+	CHECK(shim.pages_live == 0, "%ld block allocations leaked",
+	      shim.pages_live);
+	return true;
+}
+
 int main(void)
 {
 	static const struct {
@@ -1067,6 +1086,7 @@ int main(void)
 		{ "bad_free", t_bad_free },
 		{ "mark_propagation", t_mark_propagation },
 		{ "random", t_random },
+		{ "bench_smoke", t_bench_smoke },
 	};
 	unsigned int i;
 

@@ -1,0 +1,505 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""report.py - tables and plots from a make bench run.
+
+  report.py --vm LOG [--alloc TSV] [--callgrind DIR] --out DIR [--meta K=V...]
+  report.py --check LOG      parse a bench log (the smoke's), print the
+                             tables, exit 1 if records are missing or bad
+
+LOG is the guest's log of tests/bench.sh (or bench-smoke), as vm.sh wrote
+it: one "@@BENCH <json>" line per figure.  TSV is tcmu-alloc-bench's
+output, DIR holds its callgrind dumps (one per cell).  Writes
+DIR/RESULTS.md (Markdown), DIR/summary.json and, when gnuplot is
+installed, DIR/*.png.  Only the standard library is used.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+MODULES = ("stock", "ours")
+JOB_DESC = {
+    "rr4k-qd1": "4k randread, QD1",
+    "rr4k-qd32": "4k randread, QD32",
+    "rw4k-qd1": "4k randwrite, QD1",
+    "rw4k-qd32": "4k randwrite, QD32",
+    "rrw64k-qd16": "64k randrw 50/50, QD16",
+    "sw1m-qd64": "1M seq write, QD64",
+    "sw1m-qd64-mda1": "1M seq write, QD64, max_data_area_mb=1",
+    "sw1m-qd64-mda4": "1M seq write, QD64, max_data_area_mb=4",
+}
+JOB_ORDER = list(JOB_DESC)
+
+
+def records(path):
+    out = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            if not line.startswith("@@BENCH "):
+                continue
+            out.append(json.loads(line[8:]))
+    return out
+
+
+def fio_figures(res):
+    """IOPS and KiB/s summed over directions; latency of the read side
+    if there is one (mixed jobs), else the write side; in microseconds."""
+    sides = [res[k] for k in ("read", "write") if k in res]
+    if not sides:
+        raise ValueError("fio record without I/O")
+    lat = sides[0]
+    return {
+        "iops": sum(s["iops"] for s in sides),
+        "bw_mib": sum(s["bw_kib"] for s in sides) / 1024.0,
+        "p50_us": (lat["clat_p50_ns"] or 0) / 1000.0,
+        "p99_us": (lat["clat_p99_ns"] or 0) / 1000.0,
+    }
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, digits=None):
+    if x is None:
+        return "-"
+    if digits is None:
+        digits = 0 if abs(x) >= 100 else (1 if abs(x) >= 10 else 2)
+    return f"{x:,.{digits}f}"
+
+
+def spread(xs):
+    """min-max as a percentage of the median: the run-to-run noise."""
+    if len(xs) < 2 or not med(xs):
+        return "-"
+    return f"±{100.0 * (max(xs) - min(xs)) / 2 / med(xs):.0f}%"
+
+
+def fio_table(recs):
+    """{(handler, job): {module: {round: figures}}} of the measured rounds."""
+    t = {}
+    for r in recs:
+        if r["kind"] != "fio" or r["round"] == 0:
+            continue
+        f = fio_figures(r["res"])
+        t.setdefault((r["handler"], r["job"]), {}).setdefault(
+            r["module"], {})[r["round"]] = f
+    return t
+
+
+def ratios(cell, metric):
+    """Per-round ours/stock (the ABAB pairs) and the ratio of medians."""
+    s, o = cell.get("stock", {}), cell.get("ours", {})
+    pairs = [o[k][metric] / s[k][metric] for k in sorted(set(s) & set(o))
+             if s[k][metric]]
+    ms = med([v[metric] for v in s.values()])
+    mo = med([v[metric] for v in o.values()])
+    return (mo / ms if ms and mo is not None else None), pairs
+
+
+def fio_markdown(t, handlers):
+    lines = []
+    summary = {}
+    for h in handlers:
+        keys = sorted((k for k in t if k[0] == h),
+                      key=lambda k: JOB_ORDER.index(k[1])
+                      if k[1] in JOB_ORDER else 99)
+        if not keys:
+            continue
+        lines += [f"#### {h}", "",
+                  "| job | module | rounds | IOPS (median, spread) | MiB/s | p50 µs | p99 µs |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for k in keys:
+            cell = t[k]
+            for m in MODULES:
+                v = list(cell.get(m, {}).values())
+                if not v:
+                    continue
+                iops = [x["iops"] for x in v]
+                lines.append(
+                    f"| {JOB_DESC.get(k[1], k[1])} | {m} | {len(v)} | "
+                    f"{fmt(med(iops))} {spread(iops)} | "
+                    f"{fmt(med([x['bw_mib'] for x in v]))} | "
+                    f"{fmt(med([x['p50_us'] for x in v]))} | "
+                    f"{fmt(med([x['p99_us'] for x in v]))} |")
+            ri, pi = ratios(cell, "iops")
+            r50, _ = ratios(cell, "p50_us")
+            r99, _ = ratios(cell, "p99_us")
+            rng = (f" (rounds {min(pi):.2f}–{max(pi):.2f})"
+                   if len(pi) > 1 else "")
+            lines.append(
+                f"| | **ours/stock** | | **{fmt(ri, 2)}**{rng} | "
+                f"{fmt(ratios(cell, 'bw_mib')[0], 2)} | {fmt(r50, 2)} | "
+                f"{fmt(r99, 2)} |")
+            summary[f"{h}/{k[1]}"] = {
+                "iops_ratio": ri, "iops_ratio_rounds": pi,
+                "p50_ratio": r50, "p99_ratio": r99,
+                "stock_iops": med([x["iops"] for x in cell.get("stock", {}).values()]),
+                "ours_iops": med([x["iops"] for x in cell.get("ours", {}).values()]),
+            }
+        lines.append("")
+    return lines, summary
+
+
+def reclaim_markdown(recs):
+    """Pages our reclaim gave back during each measured fio run."""
+    t = {}
+    for r in recs:
+        b, a = r.get("da_before"), r.get("da_after")
+        if r["kind"] != "fio" or r["round"] == 0 or not b or not a:
+            continue
+        back = a["reclaimed"] - b["reclaimed"]
+        made = a["allocated"] - b["allocated"] + back
+        t.setdefault((r["handler"], r["job"]), []).append(
+            (back, a["reclaimed_decay"] - b["reclaimed_decay"], made, a["peak"]))
+    if not t:
+        return []
+    lines = ["#### Our data pages during the fio runs (medians per run)", "",
+             "| handler | job | pages given back | of which by decay | pages made | peak in use |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for (h, j), v in sorted(t.items()):
+        lines.append(f"| {h} | {JOB_DESC.get(j, j)} | " + " | ".join(
+            fmt(med([x[i] for x in v]), 0) for i in range(4)) + " |")
+    return lines + [""]
+
+
+def mem_markdown(recs):
+    lines = []
+    m1 = {}
+    for r in recs:
+        if r["kind"] == "mem1":
+            m1.setdefault((r["module"], r["phase"]), []).append(r)
+    if m1:
+        lines += ["#### One tcmu-ramd device on a LUN (medians over the rounds)", "",
+                  "| module | when | VmallocUsed Δ KiB | MemFree drop KiB | data pages (ours) | handler's mapped uio pages |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for m in MODULES:
+            for ph, what in (("created", "right after creation"),
+                             ("burst", "after a 1M QD64 burst"),
+                             ("idle", "after idle (15 s)")):
+                v = m1.get((m, ph))
+                if not v:
+                    continue
+                dp = [x["data_pages"] for x in v if x["data_pages"] is not None]
+                lines.append(
+                    f"| {m} | {what} | {fmt(med([x['vmalloc_kib'] for x in v]), 0)} | "
+                    f"{fmt(med([x['memfree_drop_kib'] for x in v]), 0)} | "
+                    f"{fmt(med(dp), 0) if dp else 'n/a'} | "
+                    f"{fmt(med([x['uio_rss_pages'] for x in v]), 0)} |")
+        lines.append("")
+    devs = {}
+    for r in recs:
+        if r["kind"] == "devs":
+            devs.setdefault(r["n"], {})[r["module"]] = r
+    if devs:
+        lines += ["#### Idle devices (configfs only: no handler, no LUN)", "",
+                  "| devices | stock vmalloc MiB | stock MemFree drop MiB | ours vmalloc MiB | ours MemFree drop MiB | ours/stock (MemFree) |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for n in sorted(devs):
+            d = devs[n]
+            s, o = d.get("stock"), d.get("ours")
+
+            def mib(x, k):
+                return fmt(x[k] / 1024.0, 1) if x else "not reached"
+            ratio = (fmt(o["memfree_drop_kib"] / s["memfree_drop_kib"], 2)
+                     if s and o and s["memfree_drop_kib"] > 0 else "-")
+            lines.append(f"| {n} | {mib(s, 'vmalloc_kib')} | {mib(s, 'memfree_drop_kib')} | "
+                         f"{mib(o, 'vmalloc_kib')} | {mib(o, 'memfree_drop_kib')} | {ratio} |")
+        lines.append("")
+    mx = {r["module"]: r for r in recs if r["kind"] == "maxdevs"}
+    if mx:
+        lines += ["#### The most idle devices in the guest", "",
+                  "| module | devices | stopped by | guest RAM | vmalloc then |",
+                  "| --- | --- | --- | --- | --- |"]
+        for m in MODULES:
+            r = mx.get(m)
+            if r:
+                lines.append(f"| {m} | {r['n']} | {r['reason']} (cap {r['cap']}) | "
+                             f"{r['guest_mem_kib'] // 1024} MiB | {fmt(r['vmalloc_kib'] / 1024.0, 0)} MiB |")
+        lines.append("")
+    return lines, {"mem1": {f"{k[0]}/{k[1]}": med([x["memfree_drop_kib"] for x in v])
+                            for k, v in m1.items()},
+                   "devs": {n: {m: devs[n][m]["memfree_drop_kib"] for m in devs[n]}
+                            for n in devs},
+                   "devs_vmalloc": {n: {m: devs[n][m]["vmalloc_kib"] for m in devs[n]}
+                                    for n in devs},
+                   "maxdevs_at": {m: (mx[m]["n"], mx[m]["memfree_drop_kib"],
+                                      mx[m]["vmalloc_kib"]) for m in mx},
+                   "maxdevs": {m: mx[m]["n"] for m in mx}}
+
+
+def trace_markdown(recs):
+    lines = []
+    fio = {(r["module"], r["job"], r["extra"]): fio_figures(r["res"])
+           for r in recs if r["kind"] == "fio" and r["round"] == 0}
+    st = [r for r in recs if r["kind"] == "ramdstats"]
+    if st:
+        lines += ["#### tcmu-ramd's own clock (per command, µs; --stats)", "",
+                  "| module | job | mode | IOPS | cmds/wakeup | parse+execute | of which data copy | completion write() (kernel completes in it) | in poll() |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in st:
+            s = r["stats"]
+            n = s.get("cmds") or 0
+            if not n:
+                continue
+            f = fio.get((r["module"], r["job"], r["mode"]))
+            lines.append(
+                f"| {r['module']} | {r['job']} | {r['mode']} | {fmt(f['iops']) if f else '-'} | "
+                f"{fmt(n / max(s.get('wakeups', 1), 1), 2)} | "
+                f"{fmt(s['parse_ns'] / n / 1000.0, 1)} | {fmt(s['copy_ns'] / n / 1000.0, 1)} | "
+                f"{fmt(s['kick_ns'] / n / 1000.0, 1)} | {fmt(s['poll_ns'] / n / 1000.0, 1)} |")
+        lines.append("")
+    for r in recs:
+        if r["kind"] != "ftrace" or not r["funcs"]:
+            continue
+        funcs = {}
+        for name, (calls, tot) in r["funcs"].items():
+            name = name.split("[")[0]	# "name[module]"
+            c0, t0 = funcs.get(name, (0, 0.0))
+            funcs[name] = (c0 + calls, t0 + tot)
+        per = None
+        for q in ("tcmu_queue_cmd",):
+            if q in funcs:
+                per = funcs[q][0]
+        lines += [f"#### ftrace function_graph, {r['module']}, {r['job']} ({r['window_s']} s window)", "",
+                  "| function | calls | per command | avg µs (children included) |",
+                  "| --- | --- | --- | --- |"]
+        for name, (calls, tot) in sorted(funcs.items(), key=lambda kv: -kv[1][1])[:16]:
+            lines.append(f"| {name} | {calls} | {fmt(calls / per, 2) if per else '-'} | {fmt(tot / calls, 1)} |")
+        lines.append("")
+    return lines
+
+
+def alloc_markdown(tsv, cgdir):
+    lines = []
+    ns = {}
+    if tsv and os.path.exists(tsv):
+        for line in open(tsv):
+            p = line.rstrip("\n").split("\t")
+            if p[0] == "cell" and len(p) == 6:
+                ns[(p[1], int(p[2]), p[3])] = float(p[5])
+    ir = {}
+    if cgdir and os.path.isdir(cgdir):
+        for fn in glob.glob(os.path.join(cgdir, "callgrind.out*")):
+            desc = tot = None
+            for line in open(fn, errors="replace"):
+                m = re.match(r"desc: Trigger: Client Request: cell:([^:]+):(\d+):([^:]+):(\d+)", line)
+                if m:
+                    desc = m.groups()
+                m = re.match(r"totals: (\d+)", line)
+                if m:
+                    tot = int(m.group(1))
+            if desc and tot is not None:
+                ir[(desc[0], int(desc[1]), desc[2])] = tot / int(desc[3])
+    if not ns and not ir:
+        return lines, {}
+    algs = ("ours", "bitmap", "bitmap+xa")
+    keys = sorted(set(ns) | set(ir), key=lambda k: (
+        ["empty", "frag", "full-rand", "full-top"].index(k[0]), k[1]))
+    rows = sorted({(k[0], k[1]) for k in keys}, key=lambda k: (
+        ["empty", "frag", "full-rand", "full-top"].index(k[0]), k[1]))
+    lines += ["| area | blocks per request | ours ns | bitmap ns | bitmap+xa ns | ours Ir | bitmap Ir | bitmap+xa Ir | bitmap+xa / ours (ns) |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for sc, nr in rows:
+        o = ns.get((sc, nr, "ours"))
+        bx = ns.get((sc, nr, "bitmap+xa"))
+        lines.append(f"| {sc} | {nr} | " +
+                     " | ".join(fmt(ns.get((sc, nr, a))) for a in algs) + " | " +
+                     " | ".join(fmt(ir.get((sc, nr, a)), 0) for a in algs) +
+                     f" | {fmt(bx / o, 2) if o and bx else '-'} |")
+    lines.append("")
+    return lines, {"ns": {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in ns.items()},
+                   "ir": {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in ir.items()}}
+
+
+# ---------------------------------------------------------------- plots
+
+def gnuplot(script, out):
+    if not shutil.which("gnuplot"):
+        return False
+    r = subprocess.run(["gnuplot"], input=script, text=True,
+                       capture_output=True)
+    if r.returncode:
+        sys.stderr.write(f"report.py: gnuplot failed for {out}:\n{r.stderr}")
+        return False
+    return True
+
+
+def plots(outdir, fio_sum, mem_sum, alloc_sum):
+    made = []
+    term = "set terminal pngcairo size 900,500 font 'sans,10'\n"
+    # 1. ours/stock IOPS per job and handler, with the per-round range
+    dat = os.path.join(outdir, "fio-ratio.dat")
+    rows = []
+    for job in JOB_ORDER:
+        row = [job]
+        for h in ("ramd", "qcow"):
+            s = fio_sum.get(f"{h}/{job}")
+            if s and s["iops_ratio"]:
+                pr = s["iops_ratio_rounds"] or [s["iops_ratio"]]
+                row += [s["iops_ratio"], min(pr), max(pr)]
+            else:
+                row += ["NaN"] * 3
+        if any(x != "NaN" for x in row[1:]):
+            rows.append(row)
+    if rows:
+        with open(dat, "w") as f:
+            for r in rows:
+                f.write(" ".join(str(x) for x in r) + "\n")
+        png = os.path.join(outdir, "fio-ratio.png")
+        if gnuplot(term + f"""set output '{png}'
+set title 'IOPS ours/stock (median; bars: per-round ABAB pairs)'
+set style data histogram
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.6 border -1
+set yrange [0:*]
+set ylabel 'ours / stock'
+set xtics rotate by -20
+set grid y
+set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2
+plot '{dat}' using 2:3:4:xtic(1) title 'tcmu-ramd', '' using 5:6:7 title 'tcmu-runner qcow'
+""", png):
+            made.append(png)
+    # 2. memory of N idle devices
+    devs = mem_sum.get("devs", {})
+    if devs:
+        dat = os.path.join(outdir, "mem-devs.dat")
+        vm = mem_sum.get("devs_vmalloc", {})
+        rows = {n: [devs[n].get(m) for m in MODULES] +
+                [vm.get(n, {}).get(m) for m in MODULES] for n in devs}
+        # the last point: the most devices that fit
+        for i, m in enumerate(MODULES):
+            at = mem_sum.get("maxdevs_at", {}).get(m)
+            if at and at[0] not in rows:
+                rows[at[0]] = [None] * 4
+            if at:
+                rows[at[0]][i], rows[at[0]][2 + i] = at[1], at[2]
+        with open(dat, "w") as f:
+            for n in sorted(rows):
+                f.write(f"{n} " + " ".join(
+                    str(x / 1024.0) if x is not None else "NaN"
+                    for x in rows[n]) + "\n")
+        png = os.path.join(outdir, "mem-devs.png")
+        if gnuplot(term + f"""set output '{png}'
+set title 'Kernel memory of N idle user: devices (last point: the most that fit)'
+set logscale xy
+set xlabel 'devices'
+set ylabel 'MiB'
+set grid
+set key left top
+set datafile missing 'NaN'
+plot '{dat}' using 1:2 with linespoints lc 1 title 'stock, MemFree drop', \
+     '' using 1:3 with linespoints lc 2 title 'ours, MemFree drop', \
+     '' using 1:4 with linespoints lc 1 dt 2 title 'stock, VmallocUsed', \
+     '' using 1:5 with linespoints lc 2 dt 2 title 'ours, VmallocUsed'
+""", png):
+            made.append(png)
+    # 3. allocator: ns per allocate+free
+    ns = alloc_sum.get("ns", {})
+    if ns:
+        dat = os.path.join(outdir, "alloc.dat")
+        with open(dat, "w") as f:
+            for sc in ("empty", "frag", "full-rand", "full-top"):
+                for nr in (1, 16, 256):
+                    v = [ns.get(f"{sc}/{nr}/{a}") for a in ("ours", "bitmap", "bitmap+xa")]
+                    if any(v):
+                        f.write(f"{sc}/{nr} " + " ".join(str(x) if x else "NaN" for x in v) + "\n")
+        png = os.path.join(outdir, "alloc.png")
+        if gnuplot(term + f"""set output '{png}'
+set title 'Data area allocator: ns per allocate+free (256K blocks)'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.6 border -1
+set logscale y
+set ylabel 'ns'
+set xtics rotate by -30
+set grid y
+set key top left
+plot '{dat}' using 2:xtic(1) title 'ours (XArray marks)', '' using 3 title 'bitmap', '' using 4 title 'bitmap + xa_load'
+""", png):
+            made.append(png)
+    return made
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vm")
+    ap.add_argument("--alloc")
+    ap.add_argument("--callgrind")
+    ap.add_argument("--out")
+    ap.add_argument("--meta", action="append", default=[])
+    ap.add_argument("--check")
+    a = ap.parse_args()
+
+    log = a.check or a.vm
+    if log and not os.path.exists(log):
+        if a.check:
+            print(f"report.py: no {log}", file=sys.stderr)
+            return 1
+        log = None	# no VM part (bench.sh --no-vm, or it failed early)
+    recs = records(log) if log else []
+    info = next((r for r in recs if r["kind"] == "info"), {})
+    md = []
+    meta = dict(kv.split("=", 1) for kv in a.meta)
+    md += ["# make bench results", ""]
+    if meta or info:
+        md += ["| | |", "| --- | --- |"]
+        for k, v in meta.items():
+            md.append(f"| {k} | {v} |")
+        for k in ("kernel", "cpus", "mem_kib", "rounds", "runtime_s", "ramp_s", "fio", "runner"):
+            if k in info:
+                md.append(f"| guest {k} | {info[k]} |")
+        md.append("")
+    t = fio_table(recs)
+    fl, fio_sum = fio_markdown(t, ("ramd", "qcow"))
+    if fl:
+        md += ["## fio through tcm_loop (ours/stock: ratio of the medians; "
+               "rounds: the per-round pairs)", ""] + fl
+    ml, mem_sum = mem_markdown(recs)
+    ml += reclaim_markdown(recs)
+    if ml:
+        md += ["## Memory", ""] + ml
+    tl = trace_markdown(recs)
+    if tl:
+        md += ["## Where the time goes (tcmu-ramd, QD32)", ""] + tl
+    al, alloc_sum = alloc_markdown(a.alloc, a.callgrind)
+    if al:
+        md += ["## Allocator micro-benchmark (userspace, lib/xarray.c, -O2, XA_CHUNK_SHIFT 6)", ""] + al
+
+    if a.check:
+        print("\n".join(md))
+        kinds = {}
+        for r in recs:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+        bad = [k for k in ("info", "fio", "mem1", "devs", "maxdevs", "done")
+               if not kinds.get(k)]
+        if not fio_sum or any(v["iops_ratio"] is None for v in fio_sum.values()):
+            bad.append("ratios")
+        if bad:
+            print(f"report.py: missing or bad: {', '.join(bad)}", file=sys.stderr)
+            return 1
+        print(f"report.py: {len(recs)} records parse: {kinds}")
+        return 0
+
+    os.makedirs(a.out, exist_ok=True)
+    made = plots(a.out, fio_sum, mem_sum, alloc_sum)
+    if made:
+        md += ["## Plots", ""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in made] + [""]
+    with open(os.path.join(a.out, "RESULTS.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(os.path.join(a.out, "summary.json"), "w") as f:
+        json.dump({"info": info, "meta": meta, "fio": fio_sum, "mem": mem_sum,
+                   "alloc": alloc_sum}, f, indent=1, default=str)
+    print(f"report.py: wrote {a.out}/RESULTS.md" +
+          (f" and {len(made)} plots" if made else " (no gnuplot: no plots)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

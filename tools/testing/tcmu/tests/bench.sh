@@ -1,0 +1,413 @@
+#!/bin/bash
+# tcmu-test: benchmark (make bench): stock vs ours in one boot, ABAB: fio on tcmu-ramd and tcmu-runner qcow, memory per device, many devices, where the time goes
+# timeout: 3300
+# modules: ours
+# default: no
+#
+# Run by tools/testing/tcmu/bench/bench.sh (make bench), not by make
+# check; tests/bench-smoke.sh runs a tiny version of it in the suite.
+# Nothing here asserts speed: every figure goes to the host as one line
+# "@@BENCH <json>" in this test's log, which bench/report.py turns into
+# tables and plots.
+#
+# One boot, the same handler and LUN setup for both modules; use_module
+# swaps target_core_user between rounds, stock first (ABAB...):
+#   fio   per round and module: tcmu-ramd (RAM disk, raw ABI: the kernel
+#         path isolated) and tcmu-runner's qcow handler, both exported
+#         through tcm_loop with hw_max_sectors 2048 (1 MiB commands):
+#         4k randread/randwrite at iodepth 1 and 32, 64k randrw 50/50 at
+#         iodepth 16, 1M sequential write at iodepth 64 (--output-format
+#         json, reduced in the guest to IOPS, bandwidth, clat p50/p99);
+#   small the 1M iodepth-64 job on tcmu-ramd with max_data_area_mb 1, 4;
+#   mem1  per round and module: one tcmu-ramd device (--no-data: its RAM
+#         disk stays empty) on a LUN, /proc/meminfo
+#         (MemFree, VmallocUsed) deltas and our counters right after
+#         creation, after a 64 MiB write burst of 1M at iodepth 64, after idle
+#         (data_idle_timeout, 10 s, plus slack);
+#   devs  per module, once: idle devices made through configfs only (no
+#         handler, no LUN), meminfo deltas at 1, 16, 64, 256 devices, then
+#         more until MemAvailable would drop below $floor_mb MiB or the cap
+#         ($devs_cap) or a creation fails: "the most devices";
+#   trace per module, once: tcmu-ramd --stats at 4k randread/randwrite
+#         iodepth 32, with data and with --no-data (the floor), then
+#         ftrace function_graph on the module's functions during the run.
+#
+# Knobs (environment; vm.sh passes TCMU_BENCH_* into the guest):
+#   TCMU_BENCH_ROUNDS (3)  TCMU_BENCH_RUNTIME (5 s)  TCMU_BENCH_RAMP (2 s)
+#   TCMU_BENCH_PARTS ("fio small mem1 devs trace")  TCMU_BENCH_SMOKE (0)
+. /tcmu/lib.sh
+
+rounds=${TCMU_BENCH_ROUNDS:-3}
+runtime=${TCMU_BENCH_RUNTIME:-5}
+ramp=${TCMU_BENCH_RAMP:-2}
+parts=${TCMU_BENCH_PARTS:-fio small mem1 devs trace}
+smoke=${TCMU_BENCH_SMOKE:-0}
+size_mb=128			# each LUN
+idle_wait=15			# data_idle_timeout (10 s) + reclaim period + slack
+devs_at=(1 16 64 256)
+devs_cap=1024
+floor_mb=160
+jobs=(
+	"rr4k-qd1 --rw=randread --bs=4k --iodepth=1"
+	"rr4k-qd32 --rw=randread --bs=4k --iodepth=32"
+	"rw4k-qd1 --rw=randwrite --bs=4k --iodepth=1"
+	"rw4k-qd32 --rw=randwrite --bs=4k --iodepth=32"
+	"rrw64k-qd16 --rw=randrw --rwmixread=50 --bs=64k --iodepth=16"
+	"sw1m-qd64 --rw=write --bs=1M --iodepth=64"
+)
+qcow_jobs=("${jobs[@]}")
+all_jobs=("${jobs[@]}")
+small_mb=(1 4)
+trace_jobs=(rr4k-qd32 rw4k-qd32 sw1m-qd64)
+trace_modes=(data nodata ftrace)
+trace_win=1
+trace_modules="stock ours"
+burst_mb=64
+if [ "$smoke" = 1 ]; then
+	rounds=1 runtime=1 ramp=0 idle_wait=0 size_mb=32
+	qcow_jobs=("${jobs[0]}")
+	jobs=("${jobs[5]}")
+	burst_mb=16
+	trace_modules=ours
+	small_mb=(1)
+	devs_at=(1 4)
+	devs_cap=4
+	trace_jobs=(rr4k-qd32)
+	trace_modes=(ftrace)
+	trace_win=0.5
+fi
+has() { [[ " $parts " == *" $1 "* ]]; }
+
+# --- output ---------------------------------------------------------------
+# emit JSON: one record for the host.
+emit() { echo "@@BENCH $1"; }
+
+# fio's JSON reduced to what the report uses, one line.
+cat >/tmp/fio-reduce.py <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+j = d["jobs"][0]
+out = {"error": j.get("error", 0), "usr_cpu": j.get("usr_cpu"),
+       "sys_cpu": j.get("sys_cpu")}
+for k in ("read", "write"):
+    s = j[k]
+    if not s.get("total_ios"):
+        continue
+    pct = s.get("clat_ns", {}).get("percentile", {})
+    out[k] = {"iops": s["iops"], "bw_kib": s["bw"], "ios": s["total_ios"],
+              "clat_mean_ns": s["clat_ns"]["mean"],
+              "clat_p50_ns": pct.get("50.000000"),
+              "clat_p99_ns": pct.get("99.000000")}
+out["fio_version"] = d.get("fio version")
+print(json.dumps(out, separators=(",", ":")))
+EOF
+
+meminfo() {	# prints "memfree vmalloc memavail" in KiB
+	awk '/^MemFree:/ { f = $2 } /^VmallocUsed:/ { v = $2 }
+	     /^MemAvailable:/ { a = $2 } END { print f, v, a }' /proc/meminfo
+}
+# Page cache only: "3" would run the shrinkers, ours among them, and
+# give back the very pages being measured.
+settle() { sync; echo 1 >/proc/sys/vm/drop_caches; sleep 1; }
+
+# Our data-area counters (JSON), to tell reclaim during a run: the
+# pages given back (by cause) and made.
+da_counters() {
+	local a=$dev/attrib k s=
+	ours && [ -e "$a/data_pages_reclaimed" ] || { echo null; return; }
+	for k in allocated peak reclaimed reclaimed_decay reclaimed_idle \
+		reclaimed_budget reclaimed_pressure; do
+		s="$s${s:+,}\"$k\":$(cat "$a/data_pages_$k")"
+	done
+	echo "{$s}"
+}
+
+# fio_json HANDLER ROUND DISK NAME ARGS...: run one job, emit its record
+# (with our counters before and after it).
+fio_json() {
+	local handler=$1 round=$2 disk=$3 name=$4 extra=${EXTRA:-} res c0
+	shift 4
+	c0=$(da_counters)
+	log "fio $handler/$MODULE round $round: $name $*${extra:+ ($extra)}"
+	rm -f /tmp/fio.json
+	# shellcheck disable=SC2086
+	if ! fio --name="$name" --filename="$disk" --direct=1 --ioengine=libaio \
+		--time_based --runtime="$runtime" --ramp_time="$ramp" \
+		--size=$((size_mb))M --randrepeat=1 --norandommap \
+		--group_reporting --output-format=json --output=/tmp/fio.json \
+		"$@" >/tmp/fio.err 2>&1; then
+		cat /tmp/fio.err /tmp/fio.json 2>/dev/null | tail -n 20
+		fail "fio $name failed on $handler/$MODULE"
+	fi
+	res=$(python3 /tmp/fio-reduce.py /tmp/fio.json) ||
+		fail "fio $name: no JSON result"
+	emit "{\"kind\":\"fio\",\"handler\":\"$handler\",\"module\":\"$MODULE\",\"round\":$round,\"job\":\"$name\",\"extra\":\"$extra\",\"res\":$res,\"da_before\":$c0,\"da_after\":$(da_counters)}"
+}
+
+# --- devices ----------------------------------------------------------------
+n_wwn=0
+lun() {		# lun DEV: a fresh tcm_loop target with DEV as LUN 0; prints the disk
+	n_wwn=$((n_wwn + 1))
+	loop_lun "$(printf 'naa.50014050000b%04x' $n_wwn)" "$1"
+}
+
+ramd_up() {	# ramd_up NAME [CONTROL...] [-- RAMD-ARGS...]: sets $dev $disk
+	local name=$1 ctl=() rargs=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do ctl+=("$1"); shift; done
+	[ $# -gt 0 ] && shift && rargs=("$@")
+	dev=$(ramd_dev 7 "$name" $((size_mb << 20)) hw_max_sectors=2048 "${ctl[@]}") || exit 1
+	ramd_start "$name" "${size_mb}M" "${rargs[@]}"
+	disk=$(lun "$dev") || exit 1
+}
+
+ramd_down() {
+	lio_cleanup
+	kill "$RAMD_PID" 2>/dev/null
+	wait "$RAMD_PID" 2>/dev/null
+	rmdir "$CFS"/core/user_7 2>/dev/null
+}
+
+qcow_img=$TCMU_DATA/bench.qcow2
+qcow_up() {	# sets $dev $disk; tcmu-runner must be running
+	dev=$CFS/core/user_9/qb0
+	mkdir -p "$dev" || fail "mkdir $dev"
+	for p in "dev_config=qcow/$qcow_img" "dev_size=$((size_mb << 20))" \
+		hw_max_sectors=2048; do
+		echo -n "$p" >"$dev/control" || fail "control $p rejected"
+	done
+	echo 1 >"$dev/enable" || fail "enabling $dev failed"
+	echo -n "bench-qcow-$MODULE" >"$dev/wwn/vpd_unit_serial" ||
+		fail "cannot set the unit serial"
+	disk=$(lun "$dev") || exit 1
+}
+
+qcow_down() {
+	lio_cleanup
+	rmdir "$CFS"/core/user_9 2>/dev/null
+}
+
+# --- parts ------------------------------------------------------------------
+run_jobs() {	# HANDLER ROUND JOB...
+	local handler=$1 round=$2 j
+	shift 2
+	for j in "$@"; do
+		# shellcheck disable=SC2086
+		fio_json "$handler" "$round" "$disk" $j
+	done
+}
+
+part_fio() {	# ROUND
+	ramd_up bench
+	log "ramd disk $disk"
+	run_jobs ramd "$1" "${jobs[@]}"
+	ramd_down
+
+	start_runner
+	qcow_up
+	log "qcow disk $disk"
+	# The image keeps its data across rounds: written whole once, so no
+	# round reads holes the others do not.
+	if [ "$smoke" = 0 ] && [ ! -e /tmp/qcow-prefilled ]; then
+		fio --name=prefill --filename="$disk" --direct=1 --ioengine=libaio \
+			--rw=write --bs=1M --iodepth=16 >/tmp/fio-prefill.out 2>&1 ||
+			{ cat /tmp/fio-prefill.out; fail "qcow prefill failed"; }
+		touch /tmp/qcow-prefilled
+	fi
+	run_jobs qcow "$1" "${qcow_jobs[@]}"
+	qcow_down
+	stop_runner
+}
+
+part_small() {	# ROUND
+	local mb
+	for mb in "${small_mb[@]}"; do
+		ramd_up "small$mb" "max_data_area_mb=$mb"
+		EXTRA="max_data_area_mb=$mb" fio_json ramd "$1" "$disk" \
+			"sw1m-qd64-mda$mb" --rw=write --bs=1M --iodepth=64
+		ramd_down
+	done
+}
+
+# Resident 4 KiB pages of the handler's mappings of /dev/uio*.
+uio_rss() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { uio = ($6 ~ /^\/dev\/uio/) }
+	     uio && /^Rss:/ { kb += $2 } END { print int(kb / 4) }' \
+		"/proc/$RAMD_PID/smaps"
+}
+
+mem_point() {	# ROUND PHASE BASE-MEMINFO
+	local f v a bf bv ba dp=null
+	settle
+	read -r f v a <<<"$(meminfo)"
+	read -r bf bv ba <<<"$3"
+	ours && dp=$(cat "$dev/attrib/data_pages_allocated")
+	log "mem1 $MODULE $2: MemFree -$((bf - f)) KiB, VmallocUsed +$((v - bv)) KiB, data pages $dp, handler uio rss $(uio_rss)"
+	emit "{\"kind\":\"mem1\",\"module\":\"$MODULE\",\"round\":$1,\"phase\":\"$2\",\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"data_pages\":$dp,\"uio_rss_pages\":$(uio_rss)}"
+}
+
+part_mem1() {	# ROUND
+	local base
+	settle
+	base=$(meminfo)
+	# --no-data: the handler's RAM disk stays untouched, so MemFree
+	# moves with the kernel's memory only (ring, data pages, LUN).
+	ramd_up mem -- --no-data
+	mem_point "$1" created "$base"
+	fio --name=burst --filename="$disk" --direct=1 --ioengine=libaio \
+		--rw=write --bs=1M --iodepth=64 --size=${burst_mb}M >/tmp/fio-burst.out 2>&1 ||
+		{ cat /tmp/fio-burst.out; fail "burst failed"; }
+	mem_point "$1" burst "$base"
+	if [ "$idle_wait" -gt 0 ]; then
+		sleep "$idle_wait"
+		mem_point "$1" idle "$base"
+	fi
+	ramd_down
+}
+
+part_devs() {
+	local base f v a bf bv ba n=0 reason=cap next=0 d
+	settle
+	base=$(meminfo)
+	read -r bf bv ba <<<"$base"
+	mkdir -p "$CFS/core/user_10" || fail "mkdir user_10"
+	while [ $n -lt $devs_cap ]; do
+		read -r f v a <<<"$(meminfo)"
+		if [ $((a / 1024)) -lt $floor_mb ]; then
+			reason="MemAvailable below ${floor_mb} MiB"
+			break
+		fi
+		d=$CFS/core/user_10/idle$n
+		if ! { mkdir "$d" &&
+		       echo -n "dev_config=ramd/idle$n,dev_size=1048576,nl_reply_supported=-1" >"$d/control" &&
+		       echo 1 >"$d/enable"; } 2>/tmp/devs.err; then
+			reason="creation failed: $(head -c 200 /tmp/devs.err)"
+			rmdir "$d" 2>/dev/null
+			break
+		fi
+		n=$((n + 1))
+		if [ $n = "${devs_at[$next]:-0}" ]; then
+			settle
+			read -r f v a <<<"$(meminfo)"
+			log "devs $MODULE $n: MemFree -$((bf - f)) KiB VmallocUsed +$((v - bv)) KiB MemAvailable $((a / 1024)) MiB"
+			emit "{\"kind\":\"devs\",\"module\":\"$MODULE\",\"n\":$n,\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"memavail_kib\":$a}"
+			next=$((next + 1))
+		fi
+		[ $((n % 64)) = 0 ] && log "devs $MODULE: $n devices, MemAvailable $((a / 1024)) MiB"
+	done
+	read -r f v a <<<"$(meminfo)"
+	log "devs $MODULE: most devices $n ($reason)"
+	emit "{\"kind\":\"maxdevs\",\"module\":\"$MODULE\",\"n\":$n,\"reason\":\"$reason\",\"floor_mib\":$floor_mb,\"cap\":$devs_cap,\"guest_mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv))}"
+	for d in "$CFS"/core/user_10/idle*; do
+		[ -d "$d" ] && rmdir "$d"
+	done
+	rmdir "$CFS/core/user_10"
+}
+
+# --- where the time goes ------------------------------------------------------
+T=/sys/kernel/debug/tracing
+[ -d $T ] || T=/sys/kernel/tracing
+
+ramd_stats() {	# the "stats:" line tcmu-ramd printed on exit, as JSON
+	sed -n 's/.*stats: //p' "/tmp/ramd-$1.out" | tail -n1 |
+		awk '{ s = ""; for (i = 1; i < NF; i += 2)
+			s = s (s ? "," : "") "\"" $i "\":" $(i + 1); print "{" s "}" }'
+}
+
+# function_graph on the module's functions (and the uio kick), aggregated:
+# per function, calls and total microseconds (children included).
+trace_agg() {
+	awk -F'|' '
+	NF >= 2 && $1 ~ /us/ {
+		d = $1; sub(/.*\)/, "", d); gsub(/[^0-9.]/, "", d)
+		f = $2
+		if (f ~ /\(\);/) { sub(/\(\);.*/, "", f) }
+		else if (f ~ /\/\*/) { sub(/.*\/\* */, "", f); sub(/ *\*\/.*/, "", f) }
+		else next
+		gsub(/[ \t{}]/, "", f)
+		if (f == "" || d == "") next
+		n[f]++; t[f] += d
+	}
+	END { s = ""; for (f in n) s = s (s ? "," : "") "\"" f "\":[" n[f] "," t[f] "]"
+	      print "{" s "}" }' "$@"
+}
+
+part_trace() {
+	local j name args mode rargs res
+	for j in "${trace_jobs[@]}"; do
+		for mode in "${trace_modes[@]}"; do
+			rargs=(--stats)
+			[ $mode = nodata ] && rargs+=(--no-data)
+			ramd_up "t$mode" -- "${rargs[@]}"
+			for name in "${all_jobs[@]}"; do
+				[ "${name%% *}" = "$j" ] && args=${name#* }
+			done
+			# ramd_up's probe I/O is in the counters: restart the
+			# handler so they cover the fio run alone.
+			kill "$RAMD_PID"; wait "$RAMD_PID" 2>/dev/null
+			: >"/tmp/ramd-t$mode.out"
+			ramd_start "t$mode" "${size_mb}M" "${rargs[@]}"
+			if [ $mode = ftrace ]; then
+				echo 0 >$T/tracing_on
+				echo function_graph >$T/current_tracer
+				echo 16384 >$T/buffer_size_kb
+				{ echo ':mod:target_core_user'; echo uio_event_notify
+				  echo target_complete_cmd; } >$T/set_ftrace_filter
+				echo 1 >$T/options/funcgraph-tail 2>/dev/null
+				echo 0 >$T/options/funcgraph-irqs 2>/dev/null
+				: >$T/trace
+				# A window in the middle of the measured run: fio
+				# takes seconds to start here, so wait for its I/O.
+				(st=/sys/block/${disk#/dev/}/stat
+				 n0=$(awk '{ print $1 + $5 }' "$st")
+				 for ((i = 0; i < 600; i++)); do
+					[ "$(awk '{ print $1 + $5 }' "$st")" -gt $((n0 + 20)) ] && break
+					sleep 0.1
+				 done
+				 sleep "$(awk -v r="$ramp" -v t="$runtime" -v w="$trace_win" \
+					'BEGIN { print r + (t - w) / 2 }')"
+				 echo 1 >$T/tracing_on; sleep "$trace_win"
+				 echo 0 >$T/tracing_on) &
+			fi
+			# shellcheck disable=SC2086
+			EXTRA="$mode" fio_json ramd 0 "$disk" "$j" $args
+			kill "$RAMD_PID"; wait "$RAMD_PID" 2>/dev/null
+			res=$(ramd_stats "t$mode")
+			emit "{\"kind\":\"ramdstats\",\"module\":\"$MODULE\",\"job\":\"$j\",\"mode\":\"$mode\",\"stats\":${res:-{\}}}"
+			if [ $mode = ftrace ]; then
+				wait
+				echo 0 >$T/tracing_on
+				log "trace: $(grep -vc '^#' $T/trace) lines; a sample:"
+				grep -v '^#' $T/trace | head -n 40
+				res=$(trace_agg $T/trace)
+				emit "{\"kind\":\"ftrace\",\"module\":\"$MODULE\",\"job\":\"$j\",\"window_s\":$trace_win,\"funcs\":$res}"
+				echo nop >$T/current_tracer
+				: >$T/set_ftrace_filter
+				echo 1408 >$T/buffer_size_kb
+			fi
+			# restart was a new handler: take the LUN down with it
+			ramd_start "t$mode" "${size_mb}M"
+			ramd_down
+		done
+	done
+}
+
+# --- the run ------------------------------------------------------------------
+emit "{\"kind\":\"info\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"rounds\":$rounds,\"runtime_s\":$runtime,\"ramp_s\":$ramp,\"smoke\":$smoke,\"fio\":\"$(fio --version)\",\"runner\":\"$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null)\",\"parts\":\"$parts\"}"
+make_qcow "$qcow_img" "${size_mb}M"
+for r in $(seq 1 "$rounds"); do
+	for m in stock ours; do
+		use_module $m
+		has fio && part_fio "$r"
+		has small && part_small "$r"
+		has mem1 && part_mem1 "$r"
+	done
+done
+for m in stock ours; do
+	use_module $m
+	has trace && [[ " $trace_modules " == *" $m "* ]] && part_trace
+	has devs && part_devs
+done
+use_module "$BOOT_MODULE"
+emit '{"kind":"done"}'
+log "bench done"
