@@ -49,10 +49,8 @@ ours() { [ "$MODULE" = ours ]; }
 # the quick ones otherwise (make check); the debug kernel (kmemleak
 # present; ~4x slower) has counts of its own.
 soak_rounds() {
-	local dbg=0
-	[ -e /sys/kernel/debug/kmemleak ] && dbg=2
 	[ "${TCMU_SOAK:-0}" = 1 ] || shift 2
-	shift $dbg
+	[ -e /sys/kernel/debug/kmemleak ] && shift
 	echo "$1"
 }
 
