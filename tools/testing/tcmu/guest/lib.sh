@@ -44,6 +44,16 @@ wait_for() {
 
 ours() { [ "$MODULE" = ours ]; }
 
+# MemFree in 4 KiB pages.
+memfree() { awk '/^MemFree:/ { print int($2 / 4) }' /proc/meminfo; }
+
+# Resident 4 KiB pages of tcmu-ramd's (ramd_start's) mappings of /dev/uio*.
+uio_rss() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { uio = ($6 ~ /^\/dev\/uio/) }
+	     uio && /^Rss:/ { kb += $2 } END { print int(kb / 4) }' \
+		"/proc/$RAMD_PID/smaps"
+}
+
 # soak_rounds FULL FULL_DEBUG QUICK QUICK_DEBUG: how many rounds a
 # reliability test runs: the full counts under TCMU_SOAK=1 (make soak),
 # the quick ones otherwise (make check); the debug kernel (kmemleak

@@ -229,13 +229,6 @@ part_small() {	# ROUND
 	done
 }
 
-# Resident 4 KiB pages of the handler's mappings of /dev/uio*.
-uio_rss() {
-	awk '/^[0-9a-f]+-[0-9a-f]+ / { uio = ($6 ~ /^\/dev\/uio/) }
-	     uio && /^Rss:/ { kb += $2 } END { print int(kb / 4) }' \
-		"/proc/$RAMD_PID/smaps"
-}
-
 mem_point() {	# ROUND PHASE BASE-MEMINFO
 	local f v a bf bv ba dp=null
 	settle

@@ -18,13 +18,6 @@
 job=(--rw=write --bs=1M --iodepth=64 --size=64M)
 slack=10
 
-memfree() { awk '/^MemFree:/ { print int($2 / 4) }' /proc/meminfo; }
-# Resident 4 KiB pages of the handler's mappings of /dev/uio*.
-uio_rss() {
-	awk '/^[0-9a-f]+-[0-9a-f]+ / { uio = ($6 ~ /^\/dev\/uio/) }
-	     uio && /^Rss:/ { kb += $2 } END { print int(kb / 4) }' \
-		"/proc/$RAMD_PID/smaps"
-}
 figures() {	# label
 	local s="$MODULE $1: MemFree $(memfree) handler uio rss $(uio_rss)"
 

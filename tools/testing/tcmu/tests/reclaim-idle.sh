@@ -17,7 +17,6 @@ job=(--rw=write --bs=1M --iodepth=64 --size=64M)
 slack=20
 param=/sys/module/target_core_user/parameters
 
-memfree() { awk '/^MemFree:/ { print int($2 / 4) }' /proc/meminfo; }
 a() { cat "$dev/attrib/$1"; }
 figures() {	# label
 	echo 1 >/proc/sys/vm/drop_caches	# page cache only, no shrinkers
