@@ -55,10 +55,11 @@ kdir=$cache/kernel/$abi
 debs=$cache/debs
 mkdir -p "$kdir" "$debs"
 
-# apt-get download VERSION-exact, into the deb cache, unless already there.
+# fetch PKG [VERSION]: apt-get download PKG at VERSION (default: the
+# candidate) into the deb cache, unless already there; print the file.
 fetch() {
-	local pkg=$1 ver file
-	ver=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
+	local pkg=$1 ver=${2:-} file
+	[ -n "$ver" ] || ver=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
 	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
 		log "package $pkg not found"
 		exit 1
@@ -104,7 +105,16 @@ echo "include $kdir/headers/usr/src/linux-headers-$abi-common/Makefile" >"$hdir/
 # headers' scripts/tools symlinks are relative and resolve inside the copy.
 
 if [ "$want_source" = 1 ]; then
-	src=$(fetch "linux-source-6.1")
+	# The source of the image we run, not whatever upload is newest:
+	# Debian can publish linux-source-6.1 before the image it matches.
+	ver=${image##*/linux-image-"$abi"-amd64_}
+	ver=${ver%%_*}
+	if ! apt-cache madison linux-source-6.1 |
+	     awk -F' *[|] *' -v v="$ver" '$2 == v { f = 1 } END { exit !f }'; then
+		log "linux-source-6.1 $ver is gone from the archive; taking the newest"
+		ver=
+	fi
+	src=$(fetch "linux-source-6.1" "$ver")
 	if [ ! -f "$kdir/source/.unpacked" ] || [ "$(cat "$kdir/source/.unpacked")" != "$src" ]; then
 		rm -rf "$kdir/source"
 		mkdir -p "$kdir/source"
