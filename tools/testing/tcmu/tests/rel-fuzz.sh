@@ -16,7 +16,8 @@
 # verify) and be removable; the runner fails the test on any kernel
 # report (and, on the debug kernel, on a kmemleak report).
 # The handler's choices are reproducible from the seed (the kernel's
-# timing decides which command each lands on).
+# timing decides which command each lands on); replay a run's seed with
+#   TCMU_FUZZ_SEED=N tools/testing/tcmu/vm.sh rel-fuzz
 . /tcmu/lib.sh
 
 SEED=${TCMU_FUZZ_SEED:-6001}
