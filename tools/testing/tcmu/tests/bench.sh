@@ -342,10 +342,13 @@ part_trace() {
 			ramd_start "t$mode" "${size_mb}M" "${rargs[@]}"
 			if [ $mode = ftrace ]; then
 				echo 0 >$T/tracing_on
-				echo function_graph >$T/current_tracer
-				echo 16384 >$T/buffer_size_kb
+				# The filter first: function_graph with an empty
+				# filter patches every kernel function, which
+				# under TCG took minutes (soft lockup).
 				{ echo ':mod:target_core_user'; echo uio_event_notify
 				  echo target_complete_cmd; } >$T/set_ftrace_filter
+				echo 16384 >$T/buffer_size_kb
+				echo function_graph >$T/current_tracer
 				echo 1 >$T/options/funcgraph-tail 2>/dev/null
 				echo 0 >$T/options/funcgraph-irqs 2>/dev/null
 				: >$T/trace
@@ -375,7 +378,7 @@ part_trace() {
 				res=$(trace_agg $T/trace)
 				emit "{\"kind\":\"ftrace\",\"module\":\"$MODULE\",\"job\":\"$j\",\"window_s\":$trace_win,\"funcs\":$res}"
 				echo nop >$T/current_tracer
-				: >$T/set_ftrace_filter
+				: >$T/set_ftrace_filter	# after: see above
 				echo 1408 >$T/buffer_size_kb
 			fi
 			# restart was a new handler: take the LUN down with it
