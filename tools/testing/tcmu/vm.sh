@@ -32,7 +32,8 @@
 # it runs in a boot of its own, its failure is reported as XFAIL and
 # counted as passed, and its passing fails the run, so the known
 # difference between the two drivers is checked on every run.  Its
-# "# xfail-timeout: S" (default 300) replaces its timeout there.
+# "# xfail-timeout: S" (default 300) replaces its timeout there; it ends
+# at its first kernel report, and its boot ends with its result.
 # The counts also go to DIR/summary for tools/testing/tcmu/check.sh.
 #
 # Guest test scripts: see guest/lib.sh for their conventions.
@@ -196,14 +197,15 @@ done
 # The root disk has Debian's module tree only: bring the debug kernel's.
 [ "$kernel" = debug ] && mkdir -p "$ird/tcmu/modules" && cp -a "$moddir" "$ird/tcmu/modules/"
 
-# watch_guest PID SERIAL: kill the guest (QEMU's PID) as soon as it is
+# watch_guest PID SERIAL SINGLE: kill the guest (QEMU's PID) as soon as it is
 # stuck, rather than at the end of the boot's whole budget: when it has not
 # started its first test within the boot allowance, or a test has run
 # past its own timeout plus the runner's allowance for the kernel-log
 # checks and the teardown after it.  The guest's own per-test timeout
 # normally ends a test first; this catches a guest that hangs as a whole.
+# SINGLE=1 (the boot of one known failure) kills it once the result is in.
 watch_guest() {
-	local pid=$1 serial=$2 now deadline last t tmo watched=
+	local pid=$1 serial=$2 single=$3 now deadline last t tmo watched=
 	deadline=$(( $(date +%s) + 90 * scale ))
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 2
@@ -220,6 +222,12 @@ watch_guest() {
 				deadline=$((now + ${tmo:-300} + 60 * scale))
 			fi ;;
 		"@@TCMU RESULT "*)
+			# A known failure has a boot of its own, which
+			# its failure may have wedged: nothing more to wait for.
+			if [ "$single" = 1 ]; then
+				kill "$pid" 2>/dev/null
+				return
+			fi
 			# teardown (two bounded tries) until the next test
 			[ "$watched" = "$last" ] || deadline=$((now + 150 * scale))
 			watched=$last ;;
@@ -237,8 +245,9 @@ watch_guest() {
 
 # boot NAME TEST...: one guest boot running TESTs; reports each.
 boot() {
-	local name=$1 t tmo total line res secs reason xf qrc
+	local name=$1 t tmo total line res secs reason xf qrc single=0
 	shift
+	[ $# = 1 ] && [ -n "$(xfail "$1")" ] && single=1
 	total=$((60 * scale))	# boot, module loading, power-off
 	{
 		echo "MODULE=$module"
@@ -249,8 +258,12 @@ boot() {
 		for v in ${!TCMU_BENCH_@} ${!TCMU_SOAK@} ${!TCMU_FUZZ_@}; do echo "export $v=$(printf %q "${!v}")"; done
 		for t in "$@"; do
 			tmo=$(header "$t" timeout)
-			# A known failure may be a hang: wait less for it.
-			[ -n "$(xfail "$t")" ] && tmo=$(header "$t" xfail-timeout)
+			# A known failure may be a hang: wait less for it, and
+			# end it at its first kernel report.
+			if [ -n "$(xfail "$t")" ]; then
+				tmo=$(header "$t" xfail-timeout)
+				echo "XFAIL_${t//-/_}=1"
+			fi
 			tmo=$(( ${tmo:-300} * scale ))
 			echo "TIMEOUT_${t//-/_}=$tmo"
 			total=$((total + tmo + 70))
@@ -269,7 +282,7 @@ boot() {
 		-append "console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable" \
 		-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
 		-nic none </dev/null &
-	watch_guest $! "$serial"
+	watch_guest $! "$serial" "$single"
 	wait $!
 	qrc=$?
 	set -e
