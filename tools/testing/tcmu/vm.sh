@@ -138,12 +138,16 @@ rootfs=$("$top/scripts/mkrootfs.sh" "$kernel_dir" | tail -n1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tcmu-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 scale=1
+append="console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable"
 if [ "$kernel" = debug ]; then
 	dk=$("$top/scripts/build-debug-kernel.sh" | tail -n1)
 	rel=$(cat "$dk/build/include/config/kernel.release")
 	vmlinuz=$dk/build/arch/x86/boot/bzImage
 	modroot=$dk/mods
 	scale=3
+	# Our request cache may take failslab's injected failures
+	# (tests/rel-faults.sh): on 6.1 only the boot line can say so.
+	append="$append slub_debug=A,tcmu_req"
 	if [ "$module" = ours ]; then
 		# Our module, built against the debug tree in a scratch copy.
 		mkdir -p "$work/mod"
@@ -279,7 +283,7 @@ boot() {
 		-display none -no-reboot -monitor none \
 		-serial "file:$console" -serial "file:$serial" \
 		-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
-		-append "console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable" \
+		-append "$append" \
 		-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
 		-nic none </dev/null &
 	watch_guest $! "$serial" "$single"

@@ -20,10 +20,12 @@
 #     included, verbose=2: a stack dump per failure (rate-limited by the
 #     kernel), which tells whether it hit our driver (the runner's
 #     kernel-report check leaves these dumps out, see guest/init.sh).
-#  2. if our request cache tcmu_req is a slab of its own (not merged):
-#     failslab with cache-filter=Y on it, every context (the submission
-#     kworkers too): commands fail (TASK SET FULL / out of resources) or
-#     wait, never oops.
+#  2. our request cache tcmu_req, in every context (the submission
+#     kworkers too): failslab with cache-filter=Y.  A cache takes part
+#     only if it carries SLAB_FAILSLAB; its sysfs "failslab" is read-only
+#     on 6.1, so vm.sh boots the debug kernel with slub_debug=A,tcmu_req
+#     (which also keeps the cache from being merged).  Commands fail
+#     (LOGICAL UNIT COMMUNICATION FAILURE) or wait, never oops.
 # Each phase runs fio (unverified: errors expected) for 20 s; afterwards,
 # with injection off, fio write+verify must pass and the device must go.
 # The injected failures are counted from debugfs "times" (set to a
@@ -82,6 +84,16 @@ inject() {
 	log "$1: fio $(grep -o 'err=[^:]*' /tmp/fio-"$1".out | head -n1); $(st)"
 }
 
+# Of the failures the kernel dumped so far, how many were in our driver,
+# and where.
+where() {
+	dmesg | awk '/FAULT_INJECTION: forcing a failure/ { on = 1; m++; f = ""; next }
+		on && f == "" && match($0, /tcmu_[a-z_]+/) { f = substr($0, RSTART, RLENGTH) }
+		on && /<\/TASK>/ { on = 0; if (f != "") { n++; at[f]++ } }
+		END { printf "stacks dumped: %d, through target_core_user: %d:", m, n;
+		      for (f in at) printf " %s %d", f, at[f]; print "" }'
+}
+
 log "before: $(st)"
 # --- 1: the handler's allocations ---
 # the filters first: with probability > 0 and no filter, every task fails
@@ -96,37 +108,28 @@ slab1=$(fi_used failslab) page1=$(fi_used fail_page_alloc)
 echo 0 >/proc/$hpid/make-it-fail
 fi_off
 log "phase 1 (handler task): injected failures: failslab $slab1, fail_page_alloc $page1"
-# Of the failures the kernel dumped, how many were in our driver, where.
-dmesg | awk '/FAULT_INJECTION: forcing a failure/ { on = 1; m++; f = ""; next }
-	on && f == "" && match($0, /tcmu_[a-z_]+/) { f = substr($0, RSTART, RLENGTH) }
-	on && /<\/TASK>/ { on = 0; if (f != "") { n++; at[f]++ } }
-	END { printf "stacks dumped: %d, through target_core_user: %d:", m, n;
-	      for (f in at) printf " %s %d", f, at[f]; print "" }' >/tmp/faults.where
-log "phase 1 $(cat /tmp/faults.where)"
+log "phase 1 $(where)"
 kill -0 $hpid || fail "tcmu-ramd died under injection"
 [ $((slab1 + page1)) -gt 0 ] || fail "no failure was injected in phase 1"
 
 # --- 2: our request cache, every context ---
-slab2=-
 s=/sys/kernel/slab/tcmu_req
-if [ -d $s ] && [ ! -L $s ] && echo 1 >$s/failslab 2>/dev/null; then
-	fi_set failslab cache-filter=Y task-filter=N interval=1 \
-		times=$BUDGET space=0 verbose=2 ignore-gfp-wait=N probability=20
-	inject cache
-	slab2=$(fi_used failslab)
-	fi_off
-	echo 0 >$s/failslab
-	log "phase 2 (tcmu_req cache): injected failures: failslab $slab2"
-	[ "$slab2" -gt 0 ] || fail "no failure was injected in phase 2"
-else
-	log "phase 2 skipped: tcmu_req is merged with another cache ($(readlink $s 2>/dev/null || echo no sysfs entry))"
-fi
+[ "$(cat $s/failslab 2>/dev/null)" = 1 ] ||
+	fail "phase 2: $s/failslab is not 1 (booted without slub_debug=A,tcmu_req?)"
+fi_set failslab cache-filter=Y task-filter=N interval=1 \
+	times=$BUDGET space=0 verbose=2 ignore-gfp-wait=N probability=20
+inject cache
+slab2=$(fi_used failslab)
+fi_off
+log "phase 2 (tcmu_req cache): injected failures: failslab $slab2"
+log "phases 1+2 $(where)"
+[ "$slab2" -gt 0 ] || fail "no failure was injected in phase 2"
 
 # --- injection off: the device works ---
 echo running >/sys/block/"${disk#/dev/}"/device/state 2>/dev/null
 fio_verify "$disk" after --rw=randwrite --bssplit=4k/50:256k/50 --iodepth=16 --size=16M
 log "after: $(st)"
-log "injected failures: $((slab1 + page1 + ${slab2/-/0})) (phase 1 failslab $slab1 fail_page_alloc $page1; phase 2 failslab $slab2); kernel FAULT_INJECTION lines: $(dmesg | grep -c 'FAULT_INJECTION: forcing a failure')"
+log "injected failures: $((slab1 + page1 + slab2)) (phase 1 failslab $slab1 fail_page_alloc $page1; phase 2 failslab $slab2); kernel FAULT_INJECTION lines: $(dmesg | grep -c 'FAULT_INJECTION: forcing a failure')"
 timeout 120 bash -c ". /tcmu/lib.sh; lio_cleanup" || fail "removal hung"
 kill $hpid
 log "ok"
