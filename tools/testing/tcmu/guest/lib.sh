@@ -296,6 +296,21 @@ ramd_dev() {
 	echo "$dev"
 }
 
+# qcow_dev HBA NAME IMAGE SIZE [CONTROL...]: make and enable user_HBA/NAME
+# served by tcmu-runner's qcow handler from IMAGE (tcmu-runner must be
+# running), with the unit serial NAME-MODULE; prints its configfs path.
+qcow_dev() {
+	local dev=$CFS/core/user_$1/$2 p
+	mkdir -p "$dev" || fail "mkdir $dev"
+	for p in "dev_config=qcow/$3" "dev_size=$4" "${@:5}"; do
+		echo -n "$p" >"$dev/control" || fail "control $p rejected"
+	done
+	echo 1 >"$dev/enable" || fail "enabling $dev failed"
+	echo -n "$2-$MODULE" >"$dev/wwn/vpd_unit_serial" ||
+		fail "cannot set the unit serial"
+	echo "$dev"
+}
+
 # ramd_start NAME SIZE [ARGS...]: serve ramd/NAME in the background; the
 # pid is in $RAMD_PID, the log in /tmp/ramd-NAME.out.
 ramd_start() {

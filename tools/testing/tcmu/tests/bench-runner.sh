@@ -21,17 +21,8 @@ rt=${TCMU_BENCH_RUNTIME:-8}
 img=$TCMU_DATA/runner.qcow2
 n_wwn=0
 
-qcow_up() {
-	local p
-	dev=$CFS/core/user_9/qr0
-	mkdir -p "$dev" || fail "mkdir $dev"
-	for p in "dev_config=qcow/$img" "dev_size=$((128 << 20))" \
-		hw_max_sectors=2048; do
-		echo -n "$p" >"$dev/control" || fail "control $p rejected"
-	done
-	echo 1 >"$dev/enable" || fail "enabling $dev failed"
-	echo -n "runner-$MODULE" >"$dev/wwn/vpd_unit_serial" ||
-		fail "cannot set the unit serial"
+qcow_up() {	# sets $dev $disk; tcmu-runner must be running
+	dev=$(qcow_dev 9 qr0 "$img" $((128 << 20)) hw_max_sectors=2048) || exit 1
 	n_wwn=$((n_wwn + 1))
 	disk=$(loop_lun "$(printf 'naa.50014050000c%04x' $n_wwn)" "$dev") || exit 1
 }

@@ -170,15 +170,8 @@ ramd_down() {
 
 qcow_img=$TCMU_DATA/bench.qcow2
 qcow_up() {	# sets $dev $disk; tcmu-runner must be running
-	dev=$CFS/core/user_9/qb0
-	mkdir -p "$dev" || fail "mkdir $dev"
-	for p in "dev_config=qcow/$qcow_img" "dev_size=$((size_mb << 20))" \
-		hw_max_sectors=2048; do
-		echo -n "$p" >"$dev/control" || fail "control $p rejected"
-	done
-	echo 1 >"$dev/enable" || fail "enabling $dev failed"
-	echo -n "bench-qcow-$MODULE" >"$dev/wwn/vpd_unit_serial" ||
-		fail "cannot set the unit serial"
+	dev=$(qcow_dev 9 qb0 "$qcow_img" $((size_mb << 20)) hw_max_sectors=2048) ||
+		exit 1
 	disk=$(lun "$dev") || exit 1
 }
 
