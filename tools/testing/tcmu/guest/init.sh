@@ -62,17 +62,22 @@ desc=$(cat /sys/module/target_core_user/description 2>/dev/null ||
        modinfo -F description target_core_user)
 emit "@@TCMU NOTE module=$MODULE kernel=$(uname -r) target_core_user: $desc"
 
-# Kernel messages that fail any test.
-report_re='BUG:|WARNING:|Oops|general protection fault|kernel BUG|KASAN|UBSAN'
-report_re="$report_re|possible circular locking|possible recursive locking"
-report_re="$report_re|INFO: task .* blocked for more than|soft lockup|hard LOCKUP"
-report_re="$report_re|unreferenced object|Call Trace:"
-# Fault injection (tests/rel-faults.sh, debugfs verbose=2) dumps the stack
-# of each failure it forces: such a dump, from its "FAULT_INJECTION:
-# forcing a failure" line to the end of its trace (at most 60 lines), is
-# not a report.  Nothing else is left out.
+# Kernel messages that fail any test: a report's first line, or a stack
+# trace on its own.
+report_head='BUG:|WARNING:|Oops|general protection fault|kernel BUG|KASAN|UBSAN'
+report_head="$report_head|possible circular locking|possible recursive locking"
+report_head="$report_head|INFO: task .* blocked for more than|soft lockup|hard LOCKUP"
+report_head="$report_head|unreferenced object"
+report_re="$report_head|Call Trace:"
+# Fault injection (tests/rel-faults.sh, debugfs verbose=1 or 2) prints a
+# "FAULT_INJECTION: forcing a failure" line for each failure it forces,
+# and with verbose=2 the stack: from that line to the end of its trace
+# (at most 60 lines), nothing is a report, unless a report's first line
+# comes in between.  Nothing else is left out.
 no_injected() {
-	awk '/FAULT_INJECTION: forcing a failure/ { skip = 60; next }
+	awk -v head="$report_head" '
+	     /FAULT_INJECTION: forcing a failure/ { skip = 60; next }
+	     skip && $0 ~ head { skip = 0 }
 	     skip && /<\/TASK>/ { skip = 0; next }
 	     skip { skip--; next } { print }' "$1"
 }
