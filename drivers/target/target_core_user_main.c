@@ -1065,7 +1065,7 @@ static u32 tcmu_entry_size(u32 iovs, const unsigned char *cdb, u32 *cdb_at)
  * Giving kept-free data pages back: decay, idle, budget, shrinker
  */
 
-static void tcmu_zap_block(void *priv, u32 blk);
+static void tcmu_zap_blocks(void *priv, u32 first, u32 nr);
 
 /* No command holds data and nothing happened for a reclaim period. */
 static bool tcmu_dev_idle(const struct tcmu_device *td)
@@ -1086,7 +1086,7 @@ static unsigned long tcmu_reclaim_blocks(struct tcmu_device *td, u32 keep,
 {
 	unsigned long freed;
 
-	freed = tcmu_da_reclaim(&td->da, keep, tcmu_zap_block, td);
+	freed = tcmu_da_reclaim(&td->da, keep, tcmu_zap_blocks, td);
 	td->reclaimed[cause] += freed;
 	tcmu_acct(td);
 	if (freed)
@@ -2014,20 +2014,24 @@ static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
 }
 
 /*
- * tcmu_da_reclaim()'s zap callback.  Waits for a fault in progress on
- * each page (it holds the page lock until its PTE is in; the PTE page
- * was preallocated before ->fault, so that fault does not enter reclaim
- * with the page locked), then removes the handler's mappings of the
- * block.  cmdr_lock held.
+ * tcmu_da_reclaim()'s zap callback, for the blocks @first .. @first + @nr
+ * - 1.  Waits for a fault in progress on each page (it holds the page lock
+ * until its PTE is in; the PTE page was preallocated before ->fault, so
+ * that fault does not enter reclaim with the page locked), then removes
+ * the handler's mappings of the whole run with one unmap (one TLB
+ * shootdown).  cmdr_lock held.
  */
-static void tcmu_zap_block(void *priv, u32 blk)
+static void tcmu_zap_blocks(void *priv, u32 first, u32 nr)
 {
 	struct tcmu_device *td = priv;
 	u32 bsz = td->da.blk_size;
-	void *addr = tcmu_da_block_addr(&td->da, blk);
-	u32 off;
+	u32 blk, off;
+	void *addr;
 
-	if (addr) {
+	for (blk = first; blk < first + nr; blk++) {
+		addr = tcmu_da_block_addr(&td->da, blk);
+		if (!addr)
+			continue;
 		for (off = 0; off < bsz; off += PAGE_SIZE) {
 			struct page *page = virt_to_page(addr + off);
 
@@ -2037,7 +2041,7 @@ static void tcmu_zap_block(void *priv, u32 blk)
 	}
 	if (td->inode)
 		unmap_mapping_range(td->inode->i_mapping,
-				    tcmu_blk_off(td, blk), bsz, 1);
+				    tcmu_blk_off(td, first), (u64)nr * bsz, 1);
 }
 
 static int tcmu_uio_open(struct uio_info *info, struct inode *inode)

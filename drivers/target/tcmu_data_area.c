@@ -17,11 +17,12 @@
  * of TCMU_DA_RECLAIM_WIN blocks, from the highest kept-free block at or
  * above the limit, else from the limit: a window's kept-free blocks are
  * gathered into a bitmap by a marked walk (O(log n) plus one step per
- * block found) and released from its highest bit down.  Giving back k
- * blocks costs O((k + s / TCMU_DA_RECLAIM_WIN) * log n), s the distance
- * from that start down to the lowest block given back: at most 1024
- * windows for a 1 GiB window of 4 KiB blocks, most of them cut short by
- * marks clear high in the tree.
+ * block found) and released from its highest bit down, adjacent blocks
+ * as one run (one zap for the run).  Giving back k blocks costs
+ * O((k + s / TCMU_DA_RECLAIM_WIN) * log n), s the distance from that start
+ * down to the lowest block given back: at most 1024 windows for a 1 GiB
+ * window of 4 KiB blocks, most of them cut short by marks clear high in
+ * the tree.
  */
 
 #include <linux/align.h>
@@ -188,31 +189,42 @@ void tcmu_da_set_limit(struct tcmu_data_area *da, u32 limit_blocks)
 	da->in_use_over_limit = over;
 }
 
-/* Zap, erase and free one kept-free block; returns the pages freed. */
-static unsigned long tcmu_da_release(struct tcmu_data_area *da, u32 blk,
-				     void (*zap)(void *priv, u32 blk),
-				     void *priv)
+/*
+ * Zap the kept-free blocks @first .. @first + @nr - 1 once, then erase
+ * and free each; returns the pages freed.
+ */
+static unsigned long tcmu_da_release_run(struct tcmu_data_area *da,
+					 u32 first, u32 nr,
+					 void (*zap)(void *priv, u32 first,
+						     u32 nr),
+					 void *priv)
 {
 	void *addr;
+	u32 blk;
 
-	if (zap)
-		zap(priv, blk);
-	addr = xa_erase(&da->blocks, blk);
-	if (WARN_ON_ONCE(!addr))
+	if (!nr)
 		return 0;
-	free_pages_exact(addr, da->blk_size);
-	da->blocks_present--;
-	da->reclaimed += tcmu_da_blk_pages(da);
-	return tcmu_da_blk_pages(da);
+	if (zap)
+		zap(priv, first, nr);
+	for (blk = first; blk < first + nr; blk++) {
+		addr = xa_erase(&da->blocks, blk);
+		if (!WARN_ON_ONCE(!addr))
+			free_pages_exact(addr, da->blk_size);
+	}
+	da->blocks_present -= nr;
+	da->reclaimed += (u64)nr * tcmu_da_blk_pages(da);
+	return (unsigned long)nr * tcmu_da_blk_pages(da);
 }
 
 unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
-			      void (*zap)(void *priv, u32 blk), void *priv)
+			      void (*zap)(void *priv, u32 first, u32 nr),
+			      void *priv)
 {
 	DECLARE_BITMAP(win, TCMU_DA_RECLAIM_WIN);
 	XA_STATE(xas, &da->blocks, 0);
 	u32 nfree = da->blocks_present - da->blocks_in_use;
-	u32 over = 0, todo = 0, lo, hi, n, bit;
+	u32 over = 0, todo = 0, lo, hi, n, bit, blk;
+	u32 run_first = 0, run_nr = 0;	/* the run being gathered */
 	unsigned long freed = 0;
 	void *addr;
 
@@ -231,6 +243,10 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 	if (todo < over)
 		todo = over;
 
+	/*
+	 * A run is released once the next block down is not part of it;
+	 * it may span windows.
+	 */
 	while (todo) {
 		lo = round_down(hi, TCMU_DA_RECLAIM_WIN);
 		bitmap_zero(win, TCMU_DA_RECLAIM_WIN);
@@ -244,13 +260,22 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 			bit = find_last_bit(win, n);
 			if (bit >= n)
 				break;
-			freed += tcmu_da_release(da, lo + bit, zap, priv);
+			blk = lo + bit;
+			if (run_nr && blk + 1 != run_first) {
+				freed += tcmu_da_release_run(da, run_first,
+							     run_nr, zap,
+							     priv);
+				run_nr = 0;
+			}
+			run_first = blk;
+			run_nr++;
 			todo--;
 		}
 		if (!lo)
 			break;
 		hi = lo - 1;
 	}
+	freed += tcmu_da_release_run(da, run_first, run_nr, zap, priv);
 	/* Only if the counters disagree with the marks. */
 	WARN_ON_ONCE(todo);
 	return freed;

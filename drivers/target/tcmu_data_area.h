@@ -143,19 +143,21 @@ void tcmu_da_set_limit(struct tcmu_data_area *da, u32 limit_blocks);
  * tcmu_da_reclaim() - give back memory of kept-free blocks.
  * @da: the data area
  * @keep_free: how many kept-free blocks may stay
- * @zap: called with each block's number before its memory is freed, so the
- *       caller can remove the handler's mappings of it (may be NULL); it
- *       runs without XArray locks and may sleep
+ * @zap: called for each run of adjacent blocks, @first to @first + @nr - 1,
+ *       before their memory is freed, so the caller can remove the
+ *       handler's mappings of them at once (may be NULL); it runs without
+ *       XArray locks and may sleep
  * @priv: passed to @zap
  *
  * Highest block number first, until at most @keep_free blocks are kept
  * free (and none at or above limit_blocks).  Blocks in use are never
- * touched.
+ * touched.  Adjacent blocks given back go to @zap as one run.
  *
  * Return: the number of pages freed.
  */
 unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
-			      void (*zap)(void *priv, u32 blk), void *priv);
+			      void (*zap)(void *priv, u32 first, u32 nr),
+			      void *priv);
 
 /**
  * tcmu_da_get_stats() - a snapshot of the counters.

@@ -24,8 +24,9 @@
  *                   available, reclaim releases kept-free ones there.
  *  limit_clamp      an out-of-range limit warns and is clamped.
  *  reclaim_order    reclaim goes highest block first, keeps @keep_free,
- *                   never touches blocks in use, calls zap for each block
- *                   while its memory still exists.
+ *                   never touches blocks in use, calls zap once for
+ *                   each run of adjacent blocks while their memory
+ *                   still exists.
  *  reclaim_windows  the same across many reclaim scan windows.
  *  stats            page counters with multi-page blocks.
  *  bad_free         freeing a block not in use warns and changes nothing.
@@ -38,7 +39,8 @@
  *                   against a plain array model: the set of entries, their
  *                   addresses, the free mark of each, marked walks,
  *                   xa_marked() and xa_find(), the blocks each alloc
- *                   returns, the zap order of each reclaim, every counter,
+ *                   returns, the zap order of each reclaim and one zap
+ *                   call per run of adjacent blocks, every counter,
  *                   and the number of live block allocations.
  *  bench_smoke      the allocator micro-benchmark (bench.c, "make bench")
  *                   with tiny counts on a small area, so it cannot rot:
@@ -292,27 +294,49 @@ static bool same_snap(const struct snap *a)
 	return true;
 }
 
-/* zap callback of the directed tests: records, and checks the memory. */
+/*
+ * zap callback of the directed tests: records each block of the run,
+ * highest first (reclaim's order), and checks the memory.
+ */
 static struct {
 	u32 n;
 	u32 blk[2048];
+	u32 runs;	/* zap calls */
 	bool bad;
 	unsigned long sum;
 } zaps;
 
-static void zap_rec(void *priv, u32 blk)
+static void zap_rec(void *priv, u32 first, u32 nr)
 {
-	void *addr = tcmu_da_block_addr(&da, blk);
+	u32 blk;
+	void *addr;
 
 	(void)priv;
-	/* Still an entry, still kept free. */
-	if (!addr || !is_free(blk) || zaps.n >= 2048) {
+	zaps.runs++;
+	if (!nr)
 		zaps.bad = true;
-		return;
+	for (blk = first + nr; blk-- > first; ) {
+		addr = tcmu_da_block_addr(&da, blk);
+		/* Still an entry, still kept free. */
+		if (!addr || !is_free(blk) || zaps.n >= 2048) {
+			zaps.bad = true;
+			return;
+		}
+		/* Memory still there: ASan reports a use after free otherwise. */
+		zaps.sum += READ_ONCE(*(unsigned char *)addr);
+		zaps.blk[zaps.n++] = blk;
 	}
-	/* Memory still there: ASan reports a use after free otherwise. */
-	zaps.sum += READ_ONCE(*(unsigned char *)addr);
-	zaps.blk[zaps.n++] = blk;
+}
+
+/* How many maximal runs of adjacent blocks the descending list @b has. */
+static u32 runs_of(const u32 *b, u32 n)
+{
+	u32 i, runs = 0;
+
+	for (i = 0; i < n; i++)
+		if (!i || b[i] + 1 != b[i - 1])
+			runs++;
+	return runs;
 }
 
 static bool zaps_expect(const u32 *want, u32 n)
@@ -320,11 +344,15 @@ static bool zaps_expect(const u32 *want, u32 n)
 	u32 i;
 
 	CHECK(!zaps.bad, "zap called for a block without memory or in use");
-	CHECK(zaps.n == n, "%u zaps, want %u", zaps.n, n);
+	CHECK(zaps.n == n, "%u blocks zapped, want %u", zaps.n, n);
 	for (i = 0; i < n; i++)
 		CHECK(zaps.blk[i] == want[i], "zap %u: block %u, want %u",
 		      i, zaps.blk[i], want[i]);
+	CHECK(zaps.runs == runs_of(want, n),
+	      "%u zap calls for %u runs of adjacent blocks", zaps.runs,
+	      runs_of(want, n));
 	zaps.n = 0;
+	zaps.runs = 0;
 	return true;
 }
 
@@ -942,20 +970,27 @@ static void r_free(u32 c)
 }
 
 static struct {
-	u32 n, blk[R_MAX];
+	u32 n, blk[R_MAX], runs;
 	bool bad;
 } rz;
 
-static void r_zap(void *priv, u32 blk)
+/* Records a run's blocks highest first, as the model lists them. */
+static void r_zap(void *priv, u32 first, u32 nr)
 {
-	void *p = tcmu_da_block_addr(&da, blk);
+	u32 blk;
+	void *p;
 
 	(void)priv;
-	if (blk >= R_MAX || !p || !is_free(blk) || *(u64 *)p != sig(blk) ||
-	    rz.n >= R_MAX)
-		rz.bad = true;
-	else
+	rz.runs++;
+	for (blk = first + nr; blk-- > first; ) {
+		p = tcmu_da_block_addr(&da, blk);
+		if (blk >= R_MAX || !p || !is_free(blk) ||
+		    *(u64 *)p != sig(blk) || rz.n >= R_MAX) {
+			rz.bad = true;
+			return;
+		}
 		rz.blk[rz.n++] = blk;
+	}
 }
 
 static bool r_reclaim(void)
@@ -972,6 +1007,7 @@ static bool r_reclaim(void)
 		todo = over;
 
 	rz.n = 0;
+	rz.runs = 0;
 	rz.bad = false;
 	pages = tcmu_da_reclaim(&da, keep, r_zap, NULL);
 	cov.reclaims++;
@@ -991,6 +1027,9 @@ static bool r_reclaim(void)
 		m.reclaimed += m.ppb;
 		n++;
 	}
+	RCHECK(rz.runs == runs_of(rz.blk, rz.n),
+	       "reclaim(%u): %u zap calls for %u runs", keep, rz.runs,
+	       runs_of(rz.blk, rz.n));
 	return true;
 }
 

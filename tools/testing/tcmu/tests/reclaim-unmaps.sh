@@ -1,0 +1,68 @@
+#!/bin/bash
+# tcmu-test: reclaim: giving back the kept pages of a 64 MiB burst takes one unmap per run of adjacent blocks, not one per block
+# timeout: 300
+# modules: stock ours
+#
+# Every unmap_mapping_range() is a walk of the handler's page tables and
+# a TLB shootdown.  After a 64 MiB burst of 1 MiB writes, which the
+# handler has touched all of (16384 blocks mapped), the device's kept
+# pages are given back: ours by idle reclaim (data_idle_timeout 1, decay
+# off), stock by its unmap work (global_max_data_area_mb lowered to 1).
+# A kprobe on unmap_mapping_range() with a hist trigger keyed on the
+# stack counts the calls made from target_core_user.  Ours gives back one
+# run of adjacent blocks: at most 4 unmaps (one per block would be
+# 16384).  Stock's count is logged for comparison.
+. /tcmu/lib.sh
+
+T=/sys/kernel/tracing
+[ -e $T/kprobe_events ] || mount -t tracefs tracefs $T 2>/dev/null
+[ -e $T/kprobe_events ] || skip "no kprobe events in this kernel"
+param=/sys/module/target_core_user/parameters
+old=$(cat $param/global_max_data_area_mb)
+ev=$T/events/kprobes/tcmu_unmap
+cleanup() {
+	echo 0 >$ev/enable 2>/dev/null
+	echo '!hist:keys=stacktrace' >$ev/trigger 2>/dev/null
+	echo '-:tcmu_unmap' >>$T/kprobe_events 2>/dev/null
+	echo "$old" >$param/global_max_data_area_mb
+}
+trap cleanup EXIT
+
+dev=$(ramd_dev 12 unmap 67108864 hw_max_sectors=2048)
+a() { cat "$dev/attrib/$1"; }
+if ours; then
+	echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
+	echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+fi
+ramd_start unmap 64M
+disk=$(loop_lun naa.5001405000000120 "$dev") || exit 1
+fio_verify "$disk" burst --rw=write --bs=1M --iodepth=64 --size=64M
+ours && log "after the burst: $(a data_pages_free) pages kept"
+
+echo 'p:tcmu_unmap unmap_mapping_range' >>$T/kprobe_events ||
+	fail "cannot add a kprobe on unmap_mapping_range"
+echo 'hist:keys=stacktrace' >$ev/trigger || fail "no hist trigger"
+echo 1 >$ev/enable
+if ours; then
+	r0=$(a data_pages_reclaimed)
+	echo 1 >"$dev/attrib/data_idle_timeout"
+	wait_for 30 sh -c "[ \$(cat $dev/attrib/data_pages_free) = 0 ]" ||
+		fail "$(a data_pages_free) pages still kept"
+	blocks=$(($(a data_pages_reclaimed) - r0))
+else
+	echo 1 >$param/global_max_data_area_mb
+	sleep 5
+	blocks=unknown
+fi
+echo 0 >$ev/enable
+# Sum the hit counts of the stacks that go through our module.
+unmaps=$(awk '/^\{ stacktrace:/ { ours = 0 } /target_core_user/ { ours = 1 }
+	/hitcount:/ { if (ours) n += $NF } END { print n + 0 }' $ev/hist)
+log "$MODULE: $unmaps unmaps from target_core_user to give back $blocks blocks"
+if ours; then
+	[ "$blocks" -ge 2048 ] || fail "only $blocks blocks given back"
+	[ "$unmaps" -ge 1 ] || fail "no unmap counted: the probe does not work"
+	[ "$unmaps" -le 4 ] || fail "$unmaps unmaps for one run of $blocks blocks"
+fi
+lio_cleanup
+log "ok"
