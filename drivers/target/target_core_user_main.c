@@ -91,9 +91,11 @@
 #define TCMU_DATA_MB_DEF	(TCMU_DATA_WIN >> 20)
 #define TCMU_DATA_MB_MAX	(TCMU_DATA_WIN >> 20)
 
-/* data_pages_per_blk: a block is one physically contiguous allocation. */
+/*
+ * data_pages_per_blk: pages per data block, each an order-0 page; up to
+ * max_data_area_mb, as in stock.
+ */
 #define TCMU_PAGES_PER_BLK_DEF	1U
-#define TCMU_PAGES_PER_BLK_MAX	(1U << (MAX_ORDER - 1))
 
 /* global_max_data_area_mb: the module-wide bound. */
 #define TCMU_GLOBAL_MB_DEF	2048
@@ -745,16 +747,6 @@ static void tcmu_flush_ring(void *addr, size_t len)
 #endif
 }
 
-static void tcmu_flush_data(void *addr, size_t len)
-{
-#ifdef ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
-	void *p = PTR_ALIGN_DOWN(addr, PAGE_SIZE);
-
-	for (; p < addr + len; p += PAGE_SIZE)
-		flush_dcache_page(virt_to_page(p));
-#endif
-}
-
 /* Bytes from @from forward to @to, going round the ring. */
 static u32 tcmu_ring_dist(const struct tcmu_device *td, u32 from, u32 to)
 {
@@ -840,7 +832,7 @@ static void tcmu_acct(struct tcmu_device *td)
 	long pages = 0, in_use = 0;
 
 	if (td->ready) {
-		long ppb = td->da.blk_size >> PAGE_SHIFT;
+		long ppb = td->da.blk_pages;
 
 		pages = td->da.blocks_present * ppb;
 		in_use = td->da.blocks_in_use * ppb;
@@ -999,7 +991,8 @@ static struct iovec *tcmu_fill_iovs(struct tcmu_device *td,
 }
 
 /*
- * Copy @len bytes between a scatterlist and the blocks @blks (in order).
+ * Copy @len bytes between a scatterlist and the blocks @blks (in order),
+ * a page of a block at a time.
  * @to_blocks: true for sg -> data area, false for data area -> sg.
  */
 static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
@@ -1018,19 +1011,24 @@ static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
 
 		while (off < n) {
 			u32 in_blk = done % bsz;
-			size_t chunk = min_t(size_t, n - off, bsz - in_blk);
-			void *b = tcmu_da_block_addr(&td->da, blks[done / bsz]);
+			u32 in_pg = offset_in_page(in_blk);
+			size_t chunk = min_t(size_t, n - off, PAGE_SIZE - in_pg);
+			struct page *page;
+			void *b;
 
-			if (WARN_ON_ONCE(!b))
+			page = tcmu_da_page(&td->da, blks[done / bsz],
+					    in_blk >> PAGE_SHIFT);
+			if (WARN_ON_ONCE(!page))
 				goto out;
-			b += in_blk;
+			b = kmap_local_page(page);
 			if (to_blocks) {
-				memcpy(b, it.addr + off, chunk);
-				tcmu_flush_data(b, chunk);
+				memcpy(b + in_pg, it.addr + off, chunk);
+				flush_dcache_page(page);
 			} else {
-				tcmu_flush_data(b, chunk);
-				memcpy(it.addr + off, b, chunk);
+				flush_dcache_page(page);
+				memcpy(it.addr + off, b + in_pg, chunk);
 			}
+			kunmap_local(b);
 			off += chunk;
 			done += chunk;
 		}
@@ -1101,8 +1099,7 @@ static unsigned long tcmu_reclaim_pages(struct tcmu_device *td,
 					enum tcmu_reclaim_cause cause)
 {
 	u32 kept = td->da.blocks_present - td->da.blocks_in_use;
-	u32 ppb = td->da.blk_size >> PAGE_SHIFT;
-	unsigned long blks = DIV_ROUND_UP(want, ppb);
+	unsigned long blks = DIV_ROUND_UP(want, td->da.blk_pages);
 
 	if (!kept)
 		return 0;
@@ -1955,7 +1952,6 @@ static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
 	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
 	struct page *page;
 	u32 blk, in_blk;
-	void *addr;
 
 	if (off < td->ring_bytes) {
 		page = vmalloc_to_page(td->ring + off);
@@ -1976,14 +1972,13 @@ static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
 	 * it waits for this fault's PTE and then zaps it.
 	 */
 	mutex_lock(&td->cmdr_lock);
-	addr = tcmu_da_block_addr(&td->da, blk);
-	if (!addr) {
+	page = tcmu_da_page(&td->da, blk, in_blk >> PAGE_SHIFT);
+	if (!page) {
 		mutex_unlock(&td->cmdr_lock);
 		pr_warn_ratelimited("%s: fault on data block %u, which has no memory\n",
 				    td->name, blk);
 		return VM_FAULT_SIGBUS;
 	}
-	page = virt_to_page(addr + in_blk);
 	get_page(page);
 	lock_page(page);
 	mutex_unlock(&td->cmdr_lock);
@@ -2025,16 +2020,14 @@ static void tcmu_zap_blocks(void *priv, u32 first, u32 nr)
 {
 	struct tcmu_device *td = priv;
 	u32 bsz = td->da.blk_size;
-	u32 blk, off;
-	void *addr;
+	struct page *page;
+	u32 blk, i;
 
 	for (blk = first; blk < first + nr; blk++) {
-		addr = tcmu_da_block_addr(&td->da, blk);
-		if (!addr)
-			continue;
-		for (off = 0; off < bsz; off += PAGE_SIZE) {
-			struct page *page = virt_to_page(addr + off);
-
+		for (i = 0; i < td->da.blk_pages; i++) {
+			page = tcmu_da_page(&td->da, blk, i);
+			if (!page)
+				break;
 			lock_page(page);
 			unlock_page(page);
 		}
@@ -2550,10 +2543,9 @@ static int tcmu_opt_size(struct tcmu_device *td, int token, substring_t *arg)
 		td->data_mb = val;
 		break;
 	case TCMU_OPT_DATA_PAGES_PER_BLK:
-		if (val > TCMU_MB_TO_PAGES(td->data_mb) ||
-		    val > TCMU_PAGES_PER_BLK_MAX) {
-			pr_err("Invalid data_pages_per_blk %d: more than max_data_area_mb %u or %u pages.\n",
-			       val, td->data_mb, TCMU_PAGES_PER_BLK_MAX);
+		if (val > TCMU_MB_TO_PAGES(td->data_mb)) {
+			pr_err("Invalid data_pages_per_blk %d: greater than max_data_area_mb %u -> %zu pages.\n",
+			       val, td->data_mb, TCMU_MB_TO_PAGES(td->data_mb));
 			ret = -EINVAL;
 			break;
 		}

@@ -7,6 +7,12 @@
  * spinlock is held only around XArray operations; nothing that may sleep
  * (memory allocation with a blocking @gfp, the zap callback) runs under it.
  *
+ * A block's pages are order-0 pages: its first page is its entry in
+ * da->blocks, the others (blocks of more than one page) are in da->pages.
+ * A block of one page, the default, costs one page and its share of an
+ * XArray node; a larger one also its pages' share of da->pages' nodes, and
+ * never a physically contiguous allocation.
+ *
  * Allocation collects the kept-free blocks to reuse first but takes them
  * (clears their mark) only once every new block has its memory and its
  * entry, so the only step that can fail comes before any block changed
@@ -39,11 +45,6 @@
 
 #define TCMU_DA_RECLAIM_WIN	256
 
-static u32 tcmu_da_blk_pages(const struct tcmu_data_area *da)
-{
-	return da->blk_size >> PAGE_SHIFT;
-}
-
 int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,
 		 u32 blk_size)
 {
@@ -53,24 +54,81 @@ int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,
 
 	memset(da, 0, sizeof(*da));
 	xa_init_flags(&da->blocks, XA_FLAGS_ALLOC);
+	xa_init(&da->pages);
 	da->max_blocks = max_blocks;
 	da->limit_blocks = limit_blocks;
 	da->blk_size = blk_size;
+	da->blk_pages = blk_size >> PAGE_SHIFT;
 	return 0;
+}
+
+/* Index in da->pages of page @idx (>= 1) of block @blk. */
+static unsigned long tcmu_da_pgoff(const struct tcmu_data_area *da, u32 blk,
+				   u32 idx)
+{
+	return (unsigned long)blk * da->blk_pages + idx;
+}
+
+/* Free pages 1 .. @n - 1 of block @blk (page 0 is the caller's). */
+static void tcmu_da_put_pages(struct tcmu_data_area *da, u32 blk, u32 n)
+{
+	u32 i;
+
+	for (i = 1; i < n; i++)
+		__free_page(xa_erase(&da->pages, tcmu_da_pgoff(da, blk, i)));
+}
+
+/*
+ * Pages 1 .. blk_pages - 1 of the new block @blk, zeroed.  Return: 0 or
+ * -ENOMEM, with none of them left behind.
+ */
+static int tcmu_da_get_pages(struct tcmu_data_area *da, u32 blk, gfp_t gfp)
+{
+	struct page *page;
+	void *old;
+	u32 i;
+
+	for (i = 1; i < da->blk_pages; i++) {
+		page = alloc_page(gfp | __GFP_ZERO);
+		if (!page)
+			goto fail;
+		old = xa_store(&da->pages, tcmu_da_pgoff(da, blk, i), page, gfp);
+		if (xa_is_err(old)) {
+			__free_page(page);
+			goto fail;
+		}
+		/* A page left behind: the counters and entries disagree. */
+		WARN_ON_ONCE(old);
+	}
+	return 0;
+fail:
+	tcmu_da_put_pages(da, blk, i);
+	return -ENOMEM;
+}
+
+/* Erase block @blk's entry and free all its pages. */
+static void tcmu_da_put_block(struct tcmu_data_area *da, u32 blk)
+{
+	struct page *first = xa_erase(&da->blocks, blk);
+
+	if (WARN_ON_ONCE(!first))
+		return;
+	tcmu_da_put_pages(da, blk, da->blk_pages);
+	__free_page(first);
 }
 
 void tcmu_da_destroy(struct tcmu_data_area *da)
 {
 	unsigned long blk;
-	void *addr;
+	struct page *first;
 
 	WARN_ON_ONCE(da->blocks_in_use);
-	xa_for_each(&da->blocks, blk, addr) {
-		xa_erase(&da->blocks, blk);
-		free_pages_exact(addr, da->blk_size);
-		da->reclaimed += tcmu_da_blk_pages(da);
+	xa_for_each(&da->blocks, blk, first) {
+		tcmu_da_put_block(da, blk);
+		da->reclaimed += da->blk_pages;
 	}
 	xa_destroy(&da->blocks);
+	xa_destroy(&da->pages);
 	da->blocks_present = 0;
 	da->blocks_in_use = 0;
 	da->in_use_over_limit = 0;
@@ -79,8 +137,10 @@ void tcmu_da_destroy(struct tcmu_data_area *da)
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 {
 	XA_STATE(xas, &da->blocks, 0);
+	/* Node slabs have a constructor: no __GFP_ZERO for them. */
+	gfp_t xa_gfp = gfp & ~__GFP_ZERO;
+	struct page *page;
 	u32 reuse = 0, i;
-	void *addr;
 	int ret;
 
 	if (nr > tcmu_da_avail(da))
@@ -90,7 +150,7 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 
 	/* Kept-free blocks, lowest first: only noted here, taken below. */
 	xas_lock(&xas);
-	xas_for_each_marked(&xas, addr, da->limit_blocks - 1, TCMU_DA_FREE) {
+	xas_for_each_marked(&xas, page, da->limit_blocks - 1, TCMU_DA_FREE) {
 		blks[reuse++] = xas.xa_index;
 		if (reuse == nr)
 			break;
@@ -99,20 +159,23 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 
 	/* Never-touched blocks, lowest first (XA_FREE_MARK), new memory. */
 	for (i = reuse; i < nr; i++) {
-		addr = alloc_pages_exact(da->blk_size, gfp | __GFP_ZERO);
-		if (!addr) {
+		page = alloc_page(gfp | __GFP_ZERO);
+		if (!page) {
 			ret = -ENOMEM;
 			goto undo;
 		}
-		/* Node slabs have a constructor: no __GFP_ZERO for them. */
-		ret = xa_alloc(&da->blocks, &blks[i], addr,
-			       XA_LIMIT(0, da->limit_blocks - 1),
-			       gfp & ~__GFP_ZERO);
+		ret = xa_alloc(&da->blocks, &blks[i], page,
+			       XA_LIMIT(0, da->limit_blocks - 1), xa_gfp);
 		if (ret) {
-			free_pages_exact(addr, da->blk_size);
+			__free_page(page);
 			/* tcmu_da_avail() promised room: counters are off. */
 			if (WARN_ON_ONCE(ret == -EBUSY))
 				ret = -ENOSPC;
+			goto undo;
+		}
+		ret = tcmu_da_get_pages(da, blks[i], xa_gfp);
+		if (ret) {
+			__free_page(xa_erase(&da->blocks, blks[i]));
 			goto undo;
 		}
 	}
@@ -135,7 +198,7 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 
 undo:
 	while (i-- > reuse)
-		free_pages_exact(xa_erase(&da->blocks, blks[i]), da->blk_size);
+		tcmu_da_put_block(da, blks[i]);
 	return ret;
 }
 
@@ -163,23 +226,27 @@ u32 tcmu_da_avail(const struct tcmu_data_area *da)
 	return da->limit_blocks - (da->blocks_in_use - da->in_use_over_limit);
 }
 
-void *tcmu_da_block_addr(struct tcmu_data_area *da, u32 blk)
+struct page *tcmu_da_page(struct tcmu_data_area *da, u32 blk, u32 idx)
 {
-	return xa_load(&da->blocks, blk);
+	if (!idx)
+		return xa_load(&da->blocks, blk);
+	if (WARN_ON_ONCE(idx >= da->blk_pages))
+		return NULL;
+	return xa_load(&da->pages, tcmu_da_pgoff(da, blk, idx));
 }
 
 void tcmu_da_set_limit(struct tcmu_data_area *da, u32 limit_blocks)
 {
 	XA_STATE(xas, &da->blocks, 0);
 	u32 over = 0;
-	void *addr;
+	void *entry;
 
 	if (WARN_ON_ONCE(!limit_blocks || limit_blocks > da->max_blocks))
 		limit_blocks = clamp(limit_blocks, 1U, da->max_blocks);
 
 	xas_set(&xas, limit_blocks);
 	xas_lock(&xas);
-	xas_for_each(&xas, addr, da->max_blocks - 1) {
+	xas_for_each(&xas, entry, da->max_blocks - 1) {
 		if (!xas_get_mark(&xas, TCMU_DA_FREE))
 			over++;
 	}
@@ -199,21 +266,17 @@ static unsigned long tcmu_da_release_run(struct tcmu_data_area *da,
 						     u32 nr),
 					 void *priv)
 {
-	void *addr;
 	u32 blk;
 
 	if (!nr)
 		return 0;
 	if (zap)
 		zap(priv, first, nr);
-	for (blk = first; blk < first + nr; blk++) {
-		addr = xa_erase(&da->blocks, blk);
-		if (!WARN_ON_ONCE(!addr))
-			free_pages_exact(addr, da->blk_size);
-	}
+	for (blk = first; blk < first + nr; blk++)
+		tcmu_da_put_block(da, blk);
 	da->blocks_present -= nr;
-	da->reclaimed += (u64)nr * tcmu_da_blk_pages(da);
-	return (unsigned long)nr * tcmu_da_blk_pages(da);
+	da->reclaimed += (u64)nr * da->blk_pages;
+	return (unsigned long)nr * da->blk_pages;
 }
 
 unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
@@ -226,13 +289,13 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 	u32 over = 0, todo = 0, lo, hi, n, bit, blk;
 	u32 run_first = 0, run_nr = 0;	/* the run being gathered */
 	unsigned long freed = 0;
-	void *addr;
+	void *entry;
 
 	/* Kept-free blocks at or above the limit all go, and they go first. */
 	hi = da->limit_blocks - 1;
 	xas_set(&xas, da->limit_blocks);
 	xas_lock(&xas);
-	xas_for_each_marked(&xas, addr, da->max_blocks - 1, TCMU_DA_FREE) {
+	xas_for_each_marked(&xas, entry, da->max_blocks - 1, TCMU_DA_FREE) {
 		over++;
 		hi = xas.xa_index;
 	}
@@ -252,7 +315,7 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 		bitmap_zero(win, TCMU_DA_RECLAIM_WIN);
 		xas_set(&xas, lo);
 		xas_lock(&xas);
-		xas_for_each_marked(&xas, addr, hi, TCMU_DA_FREE)
+		xas_for_each_marked(&xas, entry, hi, TCMU_DA_FREE)
 			__set_bit(xas.xa_index - lo, win);
 		xas_unlock(&xas);
 
@@ -284,7 +347,7 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 void tcmu_da_get_stats(const struct tcmu_data_area *da,
 		       struct tcmu_da_stats *st)
 {
-	u64 pages = tcmu_da_blk_pages(da);
+	u64 pages = da->blk_pages;
 
 	st->pages_allocated = pages * da->blocks_present;
 	st->pages_in_use = pages * da->blocks_in_use;

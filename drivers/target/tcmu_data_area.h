@@ -11,10 +11,13 @@
  *   - entry, TCMU_DA_FREE set: the block has memory and is free (kept);
  *   - entry, mark clear:       the block has memory and is in use.
  *
- * An entry is the kernel virtual address of the block's memory
- * (blk_size bytes, physically contiguous, from alloc_pages_exact(), so
- * split into order-0 pages that can be mapped one by one).  New memory is
- * always zeroed: a block userspace sees never holds stale kernel data.
+ * Every page of a block is an order-0 page of its own, as in the stock
+ * driver: a block of many pages never needs physically contiguous memory,
+ * which a GFP_NOIO allocation cannot get by compaction.  The entry of a
+ * block in @blocks is its first page (struct page *); the other pages of
+ * a block of blk_pages > 1 are in @pages, indexed by page number in the
+ * window (block * blk_pages + i).  New memory is always zeroed: a block
+ * userspace sees never holds stale kernel data.
  *
  * The XArray propagates marks to interior nodes, so finding the lowest
  * free block is a walk down marked slots.  The array is allocating
@@ -22,16 +25,18 @@
  * the XArray's own free-slot tracking the same way.
  *
  * Locking: the caller serialises every call on one data area (the TCMU
- * device holds its cmdr_lock); the XArray's own spinlock makes
- * tcmu_da_block_addr() safe from RCU readers as well.  The zap callback of
+ * device holds its cmdr_lock).  The zap callback of
  * tcmu_da_reclaim() runs with no XArray lock held (it may sleep) and must
- * not call back into this API for the same data area.
+ * not call back into this API for the same data area, except
+ * tcmu_da_page().
  */
 #ifndef TCMU_DATA_AREA_H
 #define TCMU_DATA_AREA_H
 
 #include <linux/types.h>
 #include <linux/xarray.h>
+
+struct page;
 
 /* XA_MARK_0 is XA_FREE_MARK in an allocating XArray: use the next one. */
 #define TCMU_DA_FREE	XA_MARK_1
@@ -47,10 +52,12 @@ struct tcmu_da_stats {
 };
 
 struct tcmu_data_area {
-	struct xarray blocks;	/* block number -> block memory, see above */
+	struct xarray blocks;	/* block number -> its first page, see above */
+	struct xarray pages;	/* page number -> page, blk_pages > 1 only */
 	u32 max_blocks;		/* capacity of the window, in blocks */
 	u32 limit_blocks;	/* blocks [0, limit_blocks) may be used */
 	u32 blk_size;		/* bytes per block, multiple of PAGE_SIZE */
+	u32 blk_pages;		/* blk_size / PAGE_SIZE */
 	u32 blocks_present;	/* entries (blocks with memory) */
 	u32 blocks_in_use;	/* entries without TCMU_DA_FREE */
 	u32 in_use_over_limit;	/* of those, at or above limit_blocks */
@@ -88,8 +95,8 @@ void tcmu_da_destroy(struct tcmu_data_area *da);
  * @gfp: allocation flags for new block memory and XArray nodes
  *
  * Kept-free blocks (they have memory) are taken first, lowest number first;
- * then never-touched blocks, lowest number first, get new memory (@gfp,
- * __GFP_ZERO is added for block memory and never passed to the XArray).
+ * then never-touched blocks, lowest number first, get new order-0 pages
+ * (@gfp, __GFP_ZERO is added for the pages and never passed to the XArray).
  * Block numbers are written to @blks[0 .. nr-1] in the order taken.
  *
  * Return: 0, -ENOSPC if fewer than @nr blocks are available below
@@ -118,15 +125,17 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr);
 u32 tcmu_da_avail(const struct tcmu_data_area *da);
 
 /**
- * tcmu_da_block_addr() - memory of block @blk, or NULL if it has none.
+ * tcmu_da_page() - page @idx of block @blk, or NULL if the block has none.
  * @da: the data area
  * @blk: block number
+ * @idx: page of the block, 0 .. blk_pages - 1
  *
- * Safe under rcu_read_lock() or the caller's lock.
+ * Under the caller's lock: pages are freed at once when a block is
+ * released, so a page found without it may already be gone.
  *
- * Return: the block's kernel virtual address, or NULL.
+ * Return: the page, or NULL.
  */
-void *tcmu_da_block_addr(struct tcmu_data_area *da, u32 blk);
+struct page *tcmu_da_page(struct tcmu_data_area *da, u32 blk, u32 idx);
 
 /**
  * tcmu_da_set_limit() - change limit_blocks (1 .. max_blocks).

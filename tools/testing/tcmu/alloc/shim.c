@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Userspace stand-ins for the kernel services lib/xarray.c and
- * tcmu_data_area.c link against: the XArray node slab, the page allocator
- * (alloc_pages_exact()/free_pages_exact() over aligned_alloc()), warnings
- * and a few bitmap helpers.  Allocations can be made to fail on demand and
- * are counted, so the tests can check roll-back and that memory is given
- * back exactly.
+ * tcmu_data_area.c link against: the XArray node slab, the order-0 page
+ * allocator (alloc_page()/__free_page(), a struct page over a buffer from
+ * aligned_alloc()), warnings and a few bitmap helpers.  Allocations can be
+ * made to fail on demand and are counted, so the tests can check roll-back
+ * and that memory is given back exactly.
  */
 #include <assert.h>
 #include <malloc.h>
@@ -62,40 +62,52 @@ static bool fail_now(unsigned long *in)
 
 /* ---- page allocator ------------------------------------------------ */
 
-void *alloc_pages_exact(size_t size, gfp_t gfp)
+#define SHIM_PAGE_MAGIC	0x7463706167650000UL
+
+struct page *alloc_page(gfp_t gfp)
 {
-	void *p;
+	struct page *page;
 
 	shim.page_calls++;
-	assert(size && !(size & ~PAGE_MASK));
 	if (fail_now(&page_fail_in))
 		return NULL;
-	p = aligned_alloc(PAGE_SIZE, size);
-	assert(p);
-	memset(p, (gfp & __GFP_ZERO) ? 0 : SHIM_POISON, size);
+	page = malloc(sizeof(*page));
+	assert(page);
+	page->virt = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	assert(page->virt);
+	page->magic = SHIM_PAGE_MAGIC;
+	memset(page->virt, (gfp & __GFP_ZERO) ? 0 : SHIM_POISON, PAGE_SIZE);
 	shim.pages_live++;
-	return p;
+	return page;
 }
 
-void free_pages_exact(void *virt, size_t size)
+/*
+ * A page freed twice is a use after free of its descriptor: ASan reports
+ * it.  (Without ASan, the micro-benchmark's build, its magic is cleared on
+ * the first free, which usually catches it.)
+ */
+void __free_page(struct page *page)
 {
 	/*
-	 * ASan reports the size it was asked for: catch a wrong @size.
-	 * glibc's may be larger (the micro-benchmark's build, no ASan).
+	 * ASan reports the size it was asked for: a buffer of another size
+	 * is not one of ours.  glibc's may be larger (no ASan).
 	 */
 #ifdef __SANITIZE_ADDRESS__
-	if (!virt || ((unsigned long)virt & ~PAGE_MASK) ||
-	    malloc_usable_size(virt) != size) {
+	if (!page || page->magic != SHIM_PAGE_MAGIC ||
+	    ((unsigned long)page->virt & ~PAGE_MASK) ||
+	    malloc_usable_size(page->virt) != PAGE_SIZE) {
 #else
-	if (!virt || ((unsigned long)virt & ~PAGE_MASK) ||
-	    malloc_usable_size(virt) < size) {
+	if (!page || page->magic != SHIM_PAGE_MAGIC ||
+	    ((unsigned long)page->virt & ~PAGE_MASK)) {
 #endif
-		fprintf(stderr, "%s(%p, %zu): bad call\n", __func__, virt,
-			size);
+		fprintf(stderr, "%s(%p): not a page from alloc_page()\n",
+			__func__, (void *)page);
 		shim.errors++;
 		return;
 	}
-	free(virt);
+	page->magic = 0;
+	free(page->virt);
+	free(page);
 	shim.pages_live--;
 }
 

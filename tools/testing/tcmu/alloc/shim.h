@@ -10,16 +10,17 @@
 #include <stdbool.h>
 
 struct shim_state {
-	/* alloc_pages_exact() */
+	/* alloc_page() */
 	unsigned long page_calls;	/* calls so far */
-	unsigned long page_fail_at;	/* fail call number N (0: never) */
-	long pages_live;		/* blocks allocated and not freed */
+	long pages_live;		/* pages allocated and not freed */
 	/* XArray nodes */
 	unsigned long node_calls;
-	unsigned long node_fail_at;
 	bool nowait_fails;		/* non-blocking node allocations fail */
 	long nodes_live;		/* freed through call_rcu(): lags */
-	/* misuse seen: __GFP_ZERO on the node slab, bad free size */
+	/*
+	 * misuse seen: __GFP_ZERO on the node slab, __free_page() of NULL or
+	 * of a page not from alloc_page()
+	 */
 	unsigned long errors;
 	/* count WARN*()s without printing them (a test expects them) */
 	bool quiet_warnings;
@@ -33,7 +34,7 @@ extern struct shim_state shim;
 void shim_init(void);
 void shim_exit(void);	/* waits for RCU callbacks: nodes are freed */
 
-/* Fail the n-th alloc_pages_exact() / node allocation from now (1 = next). */
+/* Fail the n-th alloc_page() / node allocation from now (1 = next). */
 void shim_fail_page_in(unsigned long n);
 void shim_fail_node_in(unsigned long n);
 /* Disarm those, nowait_fails and quiet_warnings off. */

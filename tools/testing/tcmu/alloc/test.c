@@ -9,14 +9,14 @@
  *  init_args        tcmu_da_init() argument checks; an empty area has no
  *                   memory, no entries and everything available.
  *  alloc_empty      blocks come lowest first from an empty area, with new
- *                   zeroed memory (the page shim poisons unzeroed memory).
+ *                   zeroed pages (the page shim poisons unzeroed memory).
  *  reuse_order      freed blocks keep their memory and are taken again
  *                   before never-touched ones, lowest number first.
  *  enospc           asking for more than is available below the limit
  *                   fails with -ENOSPC, allocates nothing, changes nothing.
- *  enomem_page      -ENOMEM on the k-th block memory allocation, for every
- *                   k, rolls back completely (entries, marks, counters,
- *                   memory); the same request then succeeds as if the
+ *  enomem_page      -ENOMEM on the k-th page allocation, for every k,
+ *                   rolls back completely (entries, marks, counters,
+ *                   pages); the same request then succeeds as if the
  *                   failure never happened.
  *  enomem_node      the same with an XArray node allocation failing.
  *  limit_lower      lowering the limit: blocks at or above it are not
@@ -28,35 +28,56 @@
  *                   each run of adjacent blocks while their memory
  *                   still exists.
  *  reclaim_windows  the same across many reclaim scan windows.
- *  stats            page counters with multi-page blocks.
+ *  stats            page counters with multi-page blocks; a kept-free
+ *                   block keeps the data of all its pages.
  *  bad_free         freeing a block not in use warns and changes nothing.
  *  mark_propagation in a large sparse array (5 node levels), a block freed
  *                   deep in it is found by a marked search from 0, and
  *                   alloc reuses it rather than touching block 0.
- *  random           a long seeded random sequence of alloc (some with
- *                   injected page or node allocation failures), free,
- *                   reclaim and limit changes, checked after every op
- *                   against a plain array model: the set of entries, their
- *                   addresses, the free mark of each, marked walks,
- *                   xa_marked() and xa_find(), the blocks each alloc
- *                   returns, the zap order of each reclaim and one zap
- *                   call per run of adjacent blocks, every counter,
- *                   and the number of live block allocations.
+ *  multipage_pages  blocks of 8 pages: every page of a block is there
+ *                   through tcmu_da_page(), zeroed, page aligned, distinct
+ *                   from every other page of the area; an index past the
+ *                   block gives NULL and one warning; reclaim frees all 8
+ *                   pages of each block it gives back, none of the others.
+ *  enomem_midblock  -ENOMEM on each page allocation of 3 new 4-page blocks
+ *                   (a block's later pages too), then on each XArray node
+ *                   allocation (new nodes in da.blocks and da.pages),
+ *                   rolls back completely (both arrays, counters, pages)
+ *                   and makes no page allocation after the failing one.
+ *  big_block        blocks of 1024 pages (4 MiB, the old alloc_pages_exact()
+ *                   cap) and of 4096 (16 MiB) are allocated, reused,
+ *                   reclaimed, every page of them zeroed and distinct.
+ *  random           a long seeded random sequence of alloc (some with an
+ *                   injected failure of any page of a new block or of a
+ *                   node allocation), free, reclaim and limit changes,
+ *                   for blocks of 1, 3 and 8 pages, checked after every
+ *                   op against a plain array model: the set of entries,
+ *                   their first pages, the free mark of each, marked
+ *                   walks, xa_marked() and xa_find(), the blocks each
+ *                   alloc returns and every page of them (zeroed when new,
+ *                   the same pages and data when reused), the zap order
+ *                   of each reclaim, one zap call per run of adjacent
+ *                   blocks, every page still there in zap and gone after,
+ *                   every counter and the number of live pages; every
+ *                   entry of da.pages after each failed alloc and every
+ *                   64 ops.
  *  bench_smoke      the allocator micro-benchmark (bench.c, "make bench")
  *                   with tiny counts on a small area, so it cannot rot:
  *                   every cell runs, our allocator and the bitmap one
  *                   hand out the same blocks, all memory comes back.
  *                   Nothing about speed is checked.
  *
- * Every test ends by destroying its data area and checking that no block
- * memory is left; ASan's leak check at exit covers the XArray nodes.  Any
- * warning a test does not expect, and any misuse the shim sees (a wrong
- * free_pages_exact() size, __GFP_ZERO on the node slab), fails the test.
+ * Every test ends by destroying its data area and checking that no page
+ * is left; ASan's leak check at exit covers the XArray nodes.  Any
+ * warning a test does not expect, and any misuse the shim sees
+ * (__free_page() of NULL or of a page not from alloc_page(), __GFP_ZERO on
+ * the node slab), fails the test.
  *
+ * Usage: tcmu-alloc-test [TEST...] runs the named tests (default: all).
  * Output: "PASS: name" or "FAIL: name: why" per test, then
  * "N passed, N failed"; the exit status is non-zero on any failure.
  * Environment: TCMU_ALLOC_SEED (default: from the clock, always printed)
- * and TCMU_ALLOC_OPS (default 200000) for the random test.
+ * and TCMU_ALLOC_OPS (default 100000 per block size) for the random test.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -125,9 +146,9 @@ static bool teardown(void)
 	}
 	tcmu_da_destroy(&da);
 	da_live = false;
-	CHECK(xa_empty(&da.blocks), "entries left after destroy");
-	CHECK(shim.pages_live == 0, "%ld block allocations leaked",
-	      shim.pages_live);
+	CHECK(xa_empty(&da.blocks) && xa_empty(&da.pages),
+	      "entries left after destroy");
+	CHECK(shim.pages_live == 0, "%ld pages leaked", shim.pages_live);
 	return true;
 }
 
@@ -172,14 +193,82 @@ static bool is_free(u32 blk)
 	return xa_get_mark(&da.blocks, blk, TCMU_DA_FREE);
 }
 
+/* Every one of the @n bytes at @p is @c (@n >= 1). */
 static bool all_bytes(const void *p, int c, size_t n)
 {
 	const unsigned char *b = p;
 
-	while (n--)
-		if (*b++ != c)
+	/* Each byte equals the next and the first is @c: memcmp() is fast. */
+	return b[0] == (unsigned char)c && !memcmp(b, b + 1, n - 1);
+}
+
+/* Pages per block of the area under test. */
+static u32 ppb(void)
+{
+	return da.blk_size / PG;
+}
+
+/* Memory of page @idx of block @blk, or NULL if the block has none. */
+static void *blk_addr(u32 blk, u32 idx)
+{
+	struct page *page = tcmu_da_page(&da, blk, idx);
+
+	return page ? page_address(page) : NULL;
+}
+
+/* Every page of @blk is there. */
+static bool blk_present(u32 blk)
+{
+	u32 i;
+
+	for (i = 0; i < ppb(); i++)
+		if (!tcmu_da_page(&da, blk, i))
 			return false;
 	return true;
+}
+
+/* No page of @blk is there. */
+static bool blk_absent(u32 blk)
+{
+	u32 i;
+
+	for (i = 0; i < ppb(); i++)
+		if (tcmu_da_page(&da, blk, i))
+			return false;
+	return true;
+}
+
+/* Every page of @blk is there and holds only @c. */
+static bool blk_all_bytes(u32 blk, int c)
+{
+	void *p;
+	u32 i;
+
+	for (i = 0; i < ppb(); i++) {
+		p = blk_addr(blk, i);
+		if (!p || !all_bytes(p, c, PG))
+			return false;
+	}
+	return true;
+}
+
+/* Fill every page of @blk (all there) with @c. */
+static void blk_fill(u32 blk, int c)
+{
+	u32 i;
+
+	for (i = 0; i < ppb(); i++)
+		memset(blk_addr(blk, i), c, PG);
+}
+
+static unsigned long xa_count(struct xarray *xa)
+{
+	unsigned long idx, n = 0;
+	void *entry;
+
+	xa_for_each(xa, idx, entry)
+		n++;
+	return n;
 }
 
 static bool alloc_expect(u32 nr, const u32 *want)
@@ -194,7 +283,7 @@ static bool alloc_expect(u32 nr, const u32 *want)
 		CHECK(got[i] == want[i], "alloc(%u): blks[%u] = %u, want %u",
 		      nr, i, got[i], want[i]);
 	for (i = 0; i < nr; i++)
-		CHECK(tcmu_da_block_addr(&da, got[i]) && !is_free(got[i]),
+		CHECK(blk_present(got[i]) && !is_free(got[i]),
 		      "block %u not in use after alloc", got[i]);
 	return true;
 }
@@ -239,18 +328,24 @@ static bool stats_expect(u64 alloc, u64 in_use, u64 free, u64 peak,
 	      st.pages_peak, st.pages_reclaimed, st.alloc_reused,
 	      st.alloc_new, alloc, in_use, free, peak, reclaimed, reused,
 	      fresh);
-	CHECK((u64)shim.pages_live * (da.blk_size / PG) == st.pages_allocated,
-	      "%ld blocks live in the page shim, stats say %" PRIu64
-	      " pages", shim.pages_live, st.pages_allocated);
+	CHECK((u64)shim.pages_live == st.pages_allocated,
+	      "%ld pages live in the page shim, stats say %" PRIu64,
+	      shim.pages_live, st.pages_allocated);
 	return true;
 }
 
-/* A full picture of the data area, to prove an operation changed nothing. */
+/*
+ * A full picture of the data area, to prove an operation changed nothing:
+ * the entries of da.blocks (first pages) with their marks, the entries of
+ * da.pages (the other pages), counters.
+ */
 struct snap {
-	u32 n;
+	u32 n, np;
 	unsigned long idx[512];
 	void *addr[512];
 	bool free[512];
+	unsigned long pidx[2048];
+	void *page[2048];
 	struct tcmu_da_stats st;
 	u32 avail;
 	long pages_live;
@@ -268,6 +363,13 @@ static bool take_snap(struct snap *s)
 		s->addr[s->n] = entry;
 		s->free[s->n] = is_free(idx);
 		s->n++;
+	}
+	s->np = 0;
+	xa_for_each(&da.pages, idx, entry) {
+		CHECK(s->np < 2048, "snapshot too large");
+		s->pidx[s->np] = idx;
+		s->page[s->np] = entry;
+		s->np++;
 	}
 	tcmu_da_get_stats(&da, &s->st);
 	s->avail = tcmu_da_avail(&da);
@@ -287,16 +389,21 @@ static bool same_snap(const struct snap *a)
 		      a->free[i] == b.free[i],
 		      "entry %lu/%lu changed (free %d, was %d)", b.idx[i],
 		      a->idx[i], b.free[i], a->free[i]);
+	CHECK(a->np == b.np, "%u entries in da.pages, were %u", b.np, a->np);
+	for (i = 0; i < a->np; i++)
+		CHECK(a->pidx[i] == b.pidx[i] && a->page[i] == b.page[i],
+		      "da.pages entry %lu/%lu changed", b.pidx[i],
+		      a->pidx[i]);
 	CHECK(!memcmp(&a->st, &b.st, sizeof(a->st)), "stats changed");
 	CHECK(a->avail == b.avail, "avail %u, was %u", b.avail, a->avail);
-	CHECK(a->pages_live == b.pages_live, "%ld block allocations, were %ld",
+	CHECK(a->pages_live == b.pages_live, "%ld pages live, were %ld",
 	      b.pages_live, a->pages_live);
 	return true;
 }
 
 /*
  * zap callback of the directed tests: records each block of the run,
- * highest first (reclaim's order), and checks the memory.
+ * highest first (reclaim's order), and checks the memory of every page.
  */
 static struct {
 	u32 n;
@@ -308,7 +415,7 @@ static struct {
 
 static void zap_rec(void *priv, u32 first, u32 nr)
 {
-	u32 blk;
+	u32 blk, i;
 	void *addr;
 
 	(void)priv;
@@ -316,14 +423,20 @@ static void zap_rec(void *priv, u32 first, u32 nr)
 	if (!nr)
 		zaps.bad = true;
 	for (blk = first + nr; blk-- > first; ) {
-		addr = tcmu_da_block_addr(&da, blk);
 		/* Still an entry, still kept free. */
-		if (!addr || !is_free(blk) || zaps.n >= 2048) {
+		if (!is_free(blk) || zaps.n >= 2048) {
 			zaps.bad = true;
 			return;
 		}
-		/* Memory still there: ASan reports a use after free otherwise. */
-		zaps.sum += READ_ONCE(*(unsigned char *)addr);
+		for (i = 0; i < ppb(); i++) {
+			addr = blk_addr(blk, i);
+			if (!addr) {
+				zaps.bad = true;
+				return;
+			}
+			/* Still there: ASan reports a use after free else. */
+			zaps.sum += READ_ONCE(*(unsigned char *)addr);
+		}
 		zaps.blk[zaps.n++] = blk;
 	}
 }
@@ -373,8 +486,9 @@ static bool t_init_args(void)
 		      bad[i][1], bad[i][2]);
 	TRY(init(4, 3, 2 * PG));
 	CHECK(tcmu_da_avail(&da) == 3, "avail %u", tcmu_da_avail(&da));
-	CHECK(xa_empty(&da.blocks), "entries in a new area");
-	CHECK(!tcmu_da_block_addr(&da, 0), "block 0 has memory");
+	CHECK(xa_empty(&da.blocks) && xa_empty(&da.pages),
+	      "entries in a new area");
+	CHECK(blk_absent(0), "block 0 has memory");
 	CHECK(shim.page_calls == calls, "init allocated block memory");
 	TRY(stats_expect(0, 0, 0, 0, 0, 0, 0));
 	CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == 0 && !zaps.n,
@@ -391,7 +505,7 @@ static bool t_alloc_empty(void)
 	TRY(init(64, 64, PG));
 	TRY(alloc_range(0, 5));
 	for (i = 0; i < 5; i++) {
-		addr[i] = tcmu_da_block_addr(&da, i);
+		addr[i] = blk_addr(i, 0);
 		CHECK(!((unsigned long)addr[i] & ~PAGE_MASK),
 		      "block %u memory not page aligned", i);
 		CHECK(all_bytes(addr[i], 0, PG), "block %u not zeroed", i);
@@ -399,7 +513,8 @@ static bool t_alloc_empty(void)
 			CHECK(addr[i] != addr[j], "blocks %u, %u share memory",
 			      i, j);
 	}
-	CHECK(!tcmu_da_block_addr(&da, 5), "block 5 has memory");
+	CHECK(blk_absent(5), "block 5 has memory");
+	CHECK(xa_empty(&da.pages), "pages of one-page blocks in da.pages");
 	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "free mark set");
 	CHECK(tcmu_da_avail(&da) == 59, "avail %u", tcmu_da_avail(&da));
 	TRY(stats_expect(5, 5, 0, 5, 0, 0, 5));
@@ -424,7 +539,7 @@ static bool t_reuse_order(void)
 	TRY(init(64, 64, PG));
 	TRY(alloc_range(0, 10));
 	for (i = 0; i < 10; i++) {
-		addr[i] = tcmu_da_block_addr(&da, i);
+		addr[i] = blk_addr(i, 0);
 		memset(addr[i], 'a' + i, PG);
 	}
 	free_list(fr, 3);
@@ -436,13 +551,12 @@ static bool t_reuse_order(void)
 
 	TRY(alloc_expect(5, w1));
 	for (i = 3; i <= 7; i += 2) {
-		CHECK(tcmu_da_block_addr(&da, i) == addr[i],
+		CHECK(blk_addr(i, 0) == addr[i],
 		      "reused block %u got new memory", i);
 		CHECK(all_bytes(addr[i], 'a' + i, PG),
 		      "reused block %u lost its data", i);
 	}
-	CHECK(all_bytes(tcmu_da_block_addr(&da, 10), 0, PG),
-	      "new block 10 not zeroed");
+	CHECK(blk_all_bytes(10, 0), "new block 10 not zeroed");
 	TRY(stats_expect(12, 12, 0, 12, 0, 3, 12));
 
 	free_range(0, 3);
@@ -584,7 +698,7 @@ static bool t_limit_lower(void)
 	tcmu_da_set_limit(&da, 32);
 	CHECK(tcmu_da_avail(&da) == 25, "avail %u", tcmu_da_avail(&da));
 	TRY(alloc_expect(2, w8));
-	CHECK(all_bytes(tcmu_da_block_addr(&da, 5), 0, PG),
+	CHECK(blk_all_bytes(5, 0),
 	      "block 5 not zeroed after reclaim and realloc");
 	return true;
 }
@@ -605,27 +719,26 @@ static bool t_reclaim_order(void)
 {
 	static const u32 z1[] = { 18, 16, 14, 12, 10, 8, 6 };
 	static const u32 z2[] = { 4, 2, 0 };
-	void *odd[10];
+	struct page *odd[10];
 	u32 i;
 
 	TRY(init(64, 64, PG));
 	TRY(alloc_range(0, 20));
 	for (i = 0; i < 10; i++) {
-		odd[i] = tcmu_da_block_addr(&da, 2 * i + 1);
+		odd[i] = tcmu_da_page(&da, 2 * i + 1, 0);
 		free_range(2 * i, 1);
 	}
 	CHECK(tcmu_da_reclaim(&da, 3, zap_rec, NULL) == 7, "reclaim(3)");
 	TRY(zaps_expect(z1, 7));
 	for (i = 0; i < 20; i++) {
 		if (i & 1)
-			CHECK(tcmu_da_block_addr(&da, i) == odd[i / 2] &&
+			CHECK(tcmu_da_page(&da, i, 0) == odd[i / 2] &&
 			      !is_free(i), "in-use block %u touched", i);
 		else if (i < 6)
-			CHECK(tcmu_da_block_addr(&da, i) && is_free(i),
+			CHECK(blk_present(i) && is_free(i),
 			      "kept-free block %u reclaimed", i);
 		else
-			CHECK(!tcmu_da_block_addr(&da, i),
-			      "block %u not reclaimed", i);
+			CHECK(blk_absent(i), "block %u not reclaimed", i);
 	}
 	TRY(stats_expect(13, 10, 3, 20, 7, 0, 20));
 	CHECK(tcmu_da_reclaim(&da, 3, zap_rec, NULL) == 0 && !zaps.n,
@@ -677,9 +790,11 @@ static bool t_stats(void)
 	TRY(init(16, 16, 4 * PG));
 	TRY(alloc_range(0, 3));
 	TRY(stats_expect(12, 12, 0, 12, 0, 0, 3));
+	blk_fill(1, 'x');
 	free_range(1, 2);
 	TRY(stats_expect(12, 4, 8, 12, 0, 0, 3));
 	TRY(alloc_range(1, 1));
+	CHECK(blk_all_bytes(1, 'x'), "reused block 1 lost its data");
 	TRY(stats_expect(12, 8, 4, 12, 0, 1, 3));
 	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 4, "reclaim pages");
 	TRY(stats_expect(8, 8, 0, 12, 4, 1, 3));
@@ -688,8 +803,9 @@ static bool t_stats(void)
 	TRY(alloc_range(2, 1));
 	TRY(alloc_range(3, 1));
 	TRY(stats_expect(16, 16, 0, 16, 4, 2, 5));
-	CHECK(all_bytes(tcmu_da_block_addr(&da, 3), 0, 4 * PG),
-	      "multi-page block not zeroed");
+	CHECK(blk_all_bytes(3, 0), "multi-page block not zeroed");
+	CHECK(xa_count(&da.pages) == 4 * 3, "%lu entries in da.pages",
+	      xa_count(&da.pages));
 	return true;
 }
 
@@ -756,20 +872,259 @@ static bool t_mark_propagation(void)
 	return true;
 }
 
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @n pointers of @p (sorted in place) are all different. */
+static bool all_distinct(uintptr_t *p, size_t n)
+{
+	size_t i;
+
+	qsort(p, n, sizeof(*p), cmp_ptr);
+	for (i = 1; i < n; i++)
+		if (p[i] == p[i - 1])
+			return false;
+	return true;
+}
+
+/* tcmu_da_page(@blk, @idx) past the block: NULL, and one warning. */
+static bool page_out_of_range(u32 blk, u32 idx)
+{
+	unsigned long warn = shim_warnings;
+	struct page *page;
+
+	shim.quiet_warnings = true;
+	page = tcmu_da_page(&da, blk, idx);
+	shim.quiet_warnings = false;
+	CHECK(!page, "tcmu_da_page(%u, %u) past the block is not NULL", blk,
+	      idx);
+	CHECK(shim_warnings - warn == 1, "tcmu_da_page(%u, %u): %lu warnings",
+	      blk, idx, shim_warnings - warn);
+	expected_warnings++;
+	return true;
+}
+
+static bool t_multipage_pages(void)
+{
+	static const u32 z1[] = { 2 }, z2[] = { 1 };
+	static uintptr_t ptrs[2 * 24];
+	struct page *pg[3][8];
+	u32 b, i, n = 0;
+	long live;
+	void *p;
+
+	TRY(init(16, 16, 8 * PG));
+	TRY(alloc_range(0, 3));
+	CHECK(shim.pages_live == 24, "%ld pages live", shim.pages_live);
+	CHECK(xa_count(&da.pages) == 3 * 7, "%lu entries in da.pages",
+	      xa_count(&da.pages));
+	for (b = 0; b < 3; b++) {
+		for (i = 0; i < 8; i++) {
+			pg[b][i] = tcmu_da_page(&da, b, i);
+			CHECK(pg[b][i], "block %u page %u missing", b, i);
+			p = page_address(pg[b][i]);
+			CHECK(!((unsigned long)p & ~PAGE_MASK),
+			      "block %u page %u not page aligned", b, i);
+			CHECK(all_bytes(p, 0, PG),
+			      "block %u page %u not zeroed", b, i);
+			ptrs[n++] = (uintptr_t)pg[b][i];
+			ptrs[n++] = (uintptr_t)p;
+			memset(p, 1 + b * 8 + i, PG);
+		}
+		CHECK(xa_load(&da.blocks, b) == pg[b][0],
+		      "block %u's entry is not its first page", b);
+	}
+	CHECK(all_distinct(ptrs, n), "two pages of the area are one");
+	/* A page written through one block index is not another's. */
+	for (b = 0; b < 3; b++)
+		for (i = 0; i < 8; i++)
+			CHECK(all_bytes(blk_addr(b, i), 1 + b * 8 + i, PG),
+			      "block %u page %u overwritten", b, i);
+
+	/* Past the block: NULL, even where a later block's page is. */
+	TRY(page_out_of_range(0, 8));
+	TRY(page_out_of_range(1, 9));
+	TRY(page_out_of_range(2, 8));
+	CHECK(blk_absent(3) && blk_absent(15), "untouched block has pages");
+
+	/* Kept free: the same pages. */
+	free_range(1, 2);
+	for (b = 1; b < 3; b++)
+		for (i = 0; i < 8; i++)
+			CHECK(tcmu_da_page(&da, b, i) == pg[b][i],
+			      "free block %u page %u changed", b, i);
+
+	/* Reclaimed, highest first: 8 pages of each go, all of them. */
+	live = shim.pages_live;
+	CHECK(tcmu_da_reclaim(&da, 1, zap_rec, NULL) == 8, "reclaim(1)");
+	TRY(zaps_expect(z1, 1));
+	CHECK(shim.pages_live == live - 8, "%ld pages live, want %ld",
+	      shim.pages_live, live - 8);
+	CHECK(blk_absent(2), "reclaimed block 2 has pages");
+	for (i = 0; i < 8; i++)
+		CHECK(tcmu_da_page(&da, 1, i) == pg[1][i] &&
+		      all_bytes(blk_addr(1, i), 1 + 8 + i, PG),
+		      "kept-free block 1 page %u touched by reclaim", i);
+	CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == 8, "reclaim(0)");
+	TRY(zaps_expect(z2, 1));
+	CHECK(shim.pages_live == live - 16, "%ld pages live, want %ld",
+	      shim.pages_live, live - 16);
+	CHECK(blk_absent(1), "reclaimed block 1 has pages");
+	CHECK(xa_count(&da.pages) == 7, "%lu entries in da.pages",
+	      xa_count(&da.pages));
+	for (i = 0; i < 8; i++)
+		CHECK(tcmu_da_page(&da, 0, i) == pg[0][i] &&
+		      all_bytes(blk_addr(0, i), 1 + i, PG),
+		      "in-use block 0 page %u touched by reclaim", i);
+	TRY(stats_expect(8, 8, 0, 24, 16, 0, 3));
+
+	/* Taken again: new zeroed pages. */
+	TRY(alloc_range(1, 2));
+	CHECK(blk_all_bytes(1, 0) && blk_all_bytes(2, 0),
+	      "blocks 1, 2 not zeroed after reclaim and realloc");
+	TRY(stats_expect(24, 24, 0, 24, 16, 0, 5));
+	return true;
+}
+
+static bool t_enomem_midblock(void)
+{
+	static const u32 fr[] = { 1, 3 };
+	const u32 base = XA_CHUNK_SIZE - 2;
+	const u32 w[] = { 1, 3, base, base + 1, base + 2 };
+	static struct snap s;
+	u32 blks[8], k, n = 0;
+	unsigned long calls;
+	int ret;
+
+	/*
+	 * Blocks of 4 pages, 0..base-1 there, 1 and 3 kept free: the alloc
+	 * reuses those and takes 3 new blocks, whose pages go into a new
+	 * leaf of da.pages and whose last block needs a new root and leaf
+	 * in da.blocks.  Page allocation 1..12 fails in turn (6: page 1 of
+	 * the second new block), then, non-blocking node allocations
+	 * failing, the k-th blocking one, until none is left to fail.
+	 */
+	for (k = 1; ; k++) {
+		TRY(init(4 * XA_CHUNK_SIZE, 4 * XA_CHUNK_SIZE, 4 * PG));
+		TRY(alloc_range(0, base));
+		free_list(fr, 2);
+		TRY(take_snap(&s));
+		calls = shim.page_calls;
+		if (k <= 13) {
+			shim_fail_page_in(k);
+		} else {
+			shim.nowait_fails = true;
+			shim_fail_node_in(k - 13);
+		}
+		ret = tcmu_da_alloc(&da, 5, blks, GFP_IO);
+		shim_no_failures();
+		if (k == 13) {
+			/* Past the last page allocation. */
+			CHECK(!ret, "alloc with no page failing = %d", ret);
+			CHECK(shim.page_calls - calls == 12,
+			      "%lu page allocations for 3 blocks of 4",
+			      shim.page_calls - calls);
+			CHECK(!memcmp(blks, w, sizeof(w)), "wrong blocks");
+			TRY(teardown());
+			continue;
+		}
+		if (k > 13 && !ret) {
+			/* Past the last node allocation: done. */
+			CHECK(!memcmp(blks, w, sizeof(w)), "wrong blocks");
+			break;
+		}
+		CHECK(ret == -ENOMEM, "%s %u failing: alloc = %d",
+		      k < 13 ? "page" : "node", k < 13 ? k : k - 13, ret);
+		if (k < 13)
+			CHECK(shim.page_calls - calls == k,
+			      "page %u failing: %lu page allocations", k,
+			      shim.page_calls - calls);
+		else
+			n++;
+		TRY(same_snap(&s));
+		TRY(alloc_expect(5, w));
+		CHECK(blk_all_bytes(base, 0) && blk_all_bytes(base + 1, 0) &&
+		      blk_all_bytes(base + 2, 0),
+		      "new blocks not zeroed after a failed alloc");
+		TRY(stats_expect(4 * (base + 3), 4 * (base + 3),
+				 0, 4 * (base + 3), 0, 2, base + 3));
+		TRY(teardown());
+	}
+	CHECK(n >= 3, "only %u node allocation(s) could be failed", n);
+	return true;
+}
+
+static bool t_big_block(void)
+{
+	static const u32 sizes[] = { 1024, 4096 };
+	static const u32 z1[] = { 1 }, z2[] = { 0 };
+	static uintptr_t ptrs[2 * 4096];
+	u32 s, np, b, i, n;
+	struct page *page;
+
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+		np = sizes[s];
+		TRY(init(4, 4, np * PG));
+		TRY(alloc_range(0, 2));
+		CHECK(shim.pages_live == 2 * np, "%ld pages live, want %u",
+		      shim.pages_live, 2 * np);
+		n = 0;
+		for (b = 0; b < 2; b++) {
+			for (i = 0; i < np; i++) {
+				page = tcmu_da_page(&da, b, i);
+				CHECK(page && all_bytes(page_address(page), 0,
+							PG),
+				      "%u-page block %u: page %u missing or "
+				      "not zeroed", np, b, i);
+				ptrs[n++] = (uintptr_t)page;
+			}
+		}
+		CHECK(all_distinct(ptrs, n), "%u-page blocks share a page",
+		      np);
+		blk_fill(0, 'b');
+		free_range(0, 2);
+		TRY(alloc_range(0, 1));
+		CHECK(blk_all_bytes(0, 'b'), "reused block 0 lost its data");
+		free_range(0, 1);
+		CHECK(tcmu_da_reclaim(&da, 1, zap_rec, NULL) == np,
+		      "reclaim(1) of %u-page blocks", np);
+		TRY(zaps_expect(z1, 1));
+		CHECK(shim.pages_live == np, "%ld pages live, want %u",
+		      shim.pages_live, np);
+		CHECK(blk_absent(1), "reclaimed block 1 has pages");
+		CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == np,
+		      "reclaim(0) of %u-page blocks", np);
+		TRY(zaps_expect(z2, 1));
+		CHECK(shim.pages_live == 0, "%ld pages live", shim.pages_live);
+		CHECK(blk_absent(0) && xa_empty(&da.blocks) &&
+		      xa_empty(&da.pages), "pages left after reclaim");
+		TRY(stats_expect(0, 0, 0, 2 * np, 2 * np, 1, 2));
+		TRY(teardown());
+	}
+	return true;
+}
+
 /* ---- random sequence against a model ------------------------------- */
 
 enum { M_ABSENT, M_FREE, M_USED };
 
 #define R_MAX	600		/* blocks: spans 3 reclaim windows */
 #define R_CMDS	128
+#define R_PPB	8		/* pages of the largest block size run */
+#define R_FULL	64		/* all of da.pages checked every N ops */
 
 static struct {
 	u32 limit;
 	u8 st[R_MAX];
-	void *addr[R_MAX];
+	struct page *pg[R_MAX][R_PPB];	/* the pages of each block */
 	u32 present, used, peak;
 	u64 reused, fresh, reclaimed;
 	u32 ppb;		/* pages per block */
+	bool full;		/* check all of da.pages after this op */
 } m;
 
 static struct {
@@ -783,7 +1138,8 @@ static unsigned long op, warn0, err0;
 
 /* What the sequence exercised, printed at the end. */
 static struct {
-	unsigned long allocs, enospc, enomem, reclaims, reclaimed, limits;
+	unsigned long allocs, enospc, enomem, enomem_later, reclaims,
+		      reclaimed, limits;
 } cov;
 
 static u32 rnd(u32 n)
@@ -808,14 +1164,48 @@ static u32 m_avail(void)
 	return n;
 }
 
-/* Each block's first word: its number and a tag, checked on reuse. */
-static u64 sig(u32 blk)
+/* Each page's first word: its block, its index and a tag, checked on reuse. */
+static u64 sig(u32 blk, u32 idx)
 {
-	return 0x7463000000000000ULL | blk;
+	return 0x7463000000000000ULL | (u64)idx << 32 | blk;
 }
 
 #define RCHECK(cond, fmt, ...) \
-	CHECK(cond, "op %lu: " fmt, op, ##__VA_ARGS__)
+	CHECK(cond, "%u-page blocks, op %lu: " fmt, m.ppb, op, ##__VA_ARGS__)
+
+/*
+ * Every entry of da.pages is a page the model has, at its place: with as
+ * many entries as the model has pages past the first, all of them are
+ * there.
+ */
+static bool m_check_pages(void)
+{
+	XA_STATE(xas, &da.pages, 0);
+	unsigned long idx = 0, n = 0;
+	struct page *page;
+	u32 b = 0, i = 0;
+	bool bad = false;
+
+	rcu_read_lock();
+	xas_for_each(&xas, page, ULONG_MAX) {
+		idx = xas.xa_index;
+		b = idx / m.ppb;
+		i = idx % m.ppb;
+		if (!i || b >= R_MAX || m.st[b] == M_ABSENT ||
+		    page != m.pg[b][i]) {
+			bad = true;
+			break;
+		}
+		n++;
+	}
+	rcu_read_unlock();
+	RCHECK(!bad, "da.pages entry %lu (block %u page %u) disagrees with "
+	       "the model", idx, b, i);
+	RCHECK(n == (unsigned long)m.present * (m.ppb - 1),
+	       "%lu entries in da.pages, model %u", n,
+	       m.present * (m.ppb - 1));
+	return true;
+}
 
 static bool m_check(void)
 {
@@ -834,7 +1224,7 @@ static bool m_check(void)
 	xas_for_each(&xas, entry, ULONG_MAX) {
 		idx = xas.xa_index;
 		if (idx >= R_MAX || m.st[idx] == M_ABSENT ||
-		    entry != m.addr[idx] ||
+		    entry != m.pg[idx][0] ||
 		    xas_get_mark(&xas, TCMU_DA_FREE) != (m.st[idx] == M_FREE)) {
 			bad = true;
 			break;
@@ -866,6 +1256,9 @@ static bool m_check(void)
 	RCHECK(low == R_MAX ? !entry : (entry && idx == low),
 	       "xa_find(free) got %lu, model %u", entry ? idx : ULONG_MAX,
 	       low);
+	if (m.full || !(op % R_FULL))
+		TRY(m_check_pages());
+	m.full = false;
 
 	RCHECK(tcmu_da_avail(&da) == m_avail(), "avail %u, model %u",
 	       tcmu_da_avail(&da), m_avail());
@@ -877,8 +1270,9 @@ static bool m_check(void)
 	       st.pages_reclaimed == m.reclaimed &&
 	       st.alloc_reused == m.reused && st.alloc_new == m.fresh,
 	       "stats disagree with the model");
-	RCHECK(shim.pages_live == m.present, "%ld block allocations, model %u",
-	       shim.pages_live, m.present);
+	RCHECK(shim.pages_live == (long)m.present * m.ppb,
+	       "%ld pages live, model %u", shim.pages_live,
+	       m.present * m.ppb);
 	RCHECK(shim.errors == err0 && shim_warnings == warn0,
 	       "shim misuse or warning");
 	return true;
@@ -887,7 +1281,8 @@ static bool m_check(void)
 static bool r_alloc(void)
 {
 	u32 nr = 1 + rnd(rnd(8) ? 8 : 64), want[64], got[64];
-	u32 i, n = 0, nnew, fail = 0, inject = rnd(12);
+	u32 i, j, n = 0, nnew, fail = 0, inject = rnd(12);
+	struct page *pg;
 	int ret;
 
 	for (i = 0; i < m.limit && n < nr; i++)
@@ -898,8 +1293,9 @@ static bool r_alloc(void)
 		if (m.st[i] == M_ABSENT)
 			want[n++] = i;
 
+	/* Any page of any new block, not only a block's first. */
 	if (inject == 0 && nnew) {
-		fail = 1 + rnd(nnew);
+		fail = 1 + rnd(nnew * m.ppb);
 		shim_fail_page_in(fail);
 	} else if (inject == 1) {
 		shim_fail_node_in(1 + rnd(3));
@@ -918,10 +1314,13 @@ static bool r_alloc(void)
 		RCHECK(ret == -ENOMEM, "alloc(%u), page %u failing: %d", nr,
 		       fail, ret);
 		cov.enomem++;
+		cov.enomem_later += (fail - 1) % m.ppb != 0;
+		m.full = true;
 		return true;
 	}
 	if (ret == -ENOMEM && inject == 1) {
 		cov.enomem++;	/* a node allocation failed: rolled back */
+		m.full = true;
 		return true;
 	}
 	cov.allocs++;
@@ -932,18 +1331,26 @@ static bool r_alloc(void)
 
 	for (i = 0; i < nr; i++) {
 		u32 b = got[i];
-		void *p = tcmu_da_block_addr(&da, b);
 
-		RCHECK(p, "block %u has no memory", b);
+		for (j = 0; j < m.ppb; j++) {
+			pg = tcmu_da_page(&da, b, j);
+			RCHECK(pg, "block %u page %u missing", b, j);
+			if (m.st[b] == M_FREE) {
+				RCHECK(pg == m.pg[b][j] &&
+				       *(u64 *)page_address(pg) == sig(b, j),
+				       "reused block %u lost its page %u", b,
+				       j);
+			} else {
+				RCHECK(all_bytes(page_address(pg), 0, PG),
+				       "new block %u page %u not zeroed", b,
+				       j);
+				*(u64 *)page_address(pg) = sig(b, j);
+				m.pg[b][j] = pg;
+			}
+		}
 		if (m.st[b] == M_FREE) {
-			RCHECK(p == m.addr[b] && *(u64 *)p == sig(b),
-			       "reused block %u lost its memory", b);
 			m.reused++;
 		} else {
-			RCHECK(all_bytes(p, 0, m.ppb * PG),
-			       "new block %u not zeroed", b);
-			*(u64 *)p = sig(b);
-			m.addr[b] = p;
 			m.present++;
 			m.fresh++;
 		}
@@ -974,20 +1381,28 @@ static struct {
 	bool bad;
 } rz;
 
-/* Records a run's blocks highest first, as the model lists them. */
+/*
+ * Records a run's blocks highest first, as the model lists them; every
+ * page of each must still be there with its signature.
+ */
 static void r_zap(void *priv, u32 first, u32 nr)
 {
-	u32 blk;
+	u32 blk, i;
 	void *p;
 
 	(void)priv;
 	rz.runs++;
 	for (blk = first + nr; blk-- > first; ) {
-		p = tcmu_da_block_addr(&da, blk);
-		if (blk >= R_MAX || !p || !is_free(blk) ||
-		    *(u64 *)p != sig(blk) || rz.n >= R_MAX) {
+		if (blk >= R_MAX || !is_free(blk) || rz.n >= R_MAX) {
 			rz.bad = true;
 			return;
+		}
+		for (i = 0; i < m.ppb; i++) {
+			p = blk_addr(blk, i);
+			if (!p || *(u64 *)p != sig(blk, i)) {
+				rz.bad = true;
+				return;
+			}
 		}
 		rz.blk[rz.n++] = blk;
 	}
@@ -1022,6 +1437,7 @@ static bool r_reclaim(void)
 			continue;
 		RCHECK(rz.blk[n] == i, "reclaim zap %u: %u, model %u", n,
 		       rz.blk[n], i);
+		RCHECK(blk_absent(i), "reclaimed block %u has pages", i);
 		m.st[i] = M_ABSENT;
 		m.present--;
 		m.reclaimed += m.ppb;
@@ -1033,28 +1449,16 @@ static bool r_reclaim(void)
 	return true;
 }
 
-static bool t_random(void)
+/* One sequence of @nops ops on an area of @ppb-page blocks. */
+static bool r_run(u32 ppb, u64 seed, unsigned long nops)
 {
-	unsigned long nops = 200000;
-	const char *env;
-	u64 seed;
 	u32 r;
 
-	env = getenv("TCMU_ALLOC_OPS");
-	if (env)
-		nops = strtoul(env, NULL, 0);
-	env = getenv("TCMU_ALLOC_SEED");
-	seed = env ? strtoull(env, NULL, 0) :
-		     (u64)time(NULL) * 1000003 ^ (u64)getpid();
-	printf("random: seed %" PRIu64 ", %lu ops (TCMU_ALLOC_SEED=%" PRIu64
-	       " TCMU_ALLOC_OPS=%lu to repeat)\n", seed, nops, seed, nops);
-	fflush(stdout);
 	rng = seed * 2 + 1;
-
 	memset(&m, 0, sizeof(m));
 	memset(&cov, 0, sizeof(cov));
 	ncmds = 0;
-	m.ppb = 1 + seed % 2;
+	m.ppb = ppb;
 	m.limit = R_MAX;
 	TRY(init(R_MAX, R_MAX, m.ppb * PG));
 	warn0 = shim_warnings;
@@ -1083,12 +1487,39 @@ static bool t_random(void)
 	while (ncmds)
 		r_free(0);
 	TRY(r_reclaim());
+	m.full = true;
 	TRY(m_check());
-	printf("random: %lu allocs (%" PRIu64 " blocks reused, %" PRIu64
-	       " new), %lu -ENOSPC, %lu -ENOMEM, ", cov.allocs, m.reused,
-	       m.fresh, cov.enospc, cov.enomem);
+	shim.nowait_fails = false;
+	printf("random: %u-page blocks: %lu allocs (%" PRIu64
+	       " blocks reused, %" PRIu64 " new), %lu -ENOSPC, %lu -ENOMEM "
+	       "(%lu on a block's later page), ", m.ppb, cov.allocs,
+	       m.reused, m.fresh, cov.enospc, cov.enomem, cov.enomem_later);
 	printf("%lu reclaims (%lu blocks), %lu limit changes\n",
 	       cov.reclaims, cov.reclaimed, cov.limits);
+	fflush(stdout);
+	return teardown();
+}
+
+static bool t_random(void)
+{
+	static const u32 sizes[] = { 1, 3, R_PPB };
+	unsigned long nops = 100000;
+	const char *env;
+	u64 seed;
+	u32 i;
+
+	env = getenv("TCMU_ALLOC_OPS");
+	if (env)
+		nops = strtoul(env, NULL, 0);
+	env = getenv("TCMU_ALLOC_SEED");
+	seed = env ? strtoull(env, NULL, 0) :
+		     (u64)time(NULL) * 1000003 ^ (u64)getpid();
+	printf("random: seed %" PRIu64 ", %lu ops per block size "
+	       "(TCMU_ALLOC_SEED=%" PRIu64 " TCMU_ALLOC_OPS=%lu to repeat)\n",
+	       seed, nops, seed, nops);
+	fflush(stdout);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		TRY(r_run(sizes[i], seed, nops));
 	return true;
 }
 
@@ -1100,12 +1531,11 @@ static bool t_bench_smoke(void)
 	char msg[256] = "";
 
 	CHECK(alloc_bench(&o, msg, sizeof(msg)), "%s", msg);
-	CHECK(shim.pages_live == 0, "%ld block allocations leaked",
-	      shim.pages_live);
+	CHECK(shim.pages_live == 0, "%ld pages leaked", shim.pages_live);
 	return true;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
@@ -1124,15 +1554,33 @@ int main(void)
 		{ "stats", t_stats },
 		{ "bad_free", t_bad_free },
 		{ "mark_propagation", t_mark_propagation },
+		{ "multipage_pages", t_multipage_pages },
+		{ "enomem_midblock", t_enomem_midblock },
+		{ "big_block", t_big_block },
 		{ "random", t_random },
 		{ "bench_smoke", t_bench_smoke },
 	};
 	unsigned int i;
+	int a;
 
+	for (a = 1; a < argc; a++) {
+		for (i = 0; i < ARRAY_SIZE(tests); i++)
+			if (!strcmp(argv[a], tests[i].name))
+				break;
+		if (i == ARRAY_SIZE(tests)) {
+			fprintf(stderr, "no test %s\n", argv[a]);
+			return 2;
+		}
+	}
 	shim_init();
 	printf("tcmu data area tests: XA_CHUNK_SHIFT %d\n", XA_CHUNK_SHIFT);
-	for (i = 0; i < ARRAY_SIZE(tests); i++)
-		run(tests[i].name, tests[i].fn);
+	for (i = 0; i < ARRAY_SIZE(tests); i++) {
+		for (a = 1; a < argc; a++)
+			if (!strcmp(argv[a], tests[i].name))
+				break;
+		if (argc == 1 || a < argc)
+			run(tests[i].name, tests[i].fn);
+	}
 	shim_exit();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail ? 1 : 0;

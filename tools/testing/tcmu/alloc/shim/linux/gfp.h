@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* tools/include's <linux/gfp.h> plus the page allocator entry points. */
+/* tools/include's <linux/gfp.h> plus the order-0 page allocator (shim.c). */
 #ifndef TCMU_SHIM_LINUX_GFP_H
 #define TCMU_SHIM_LINUX_GFP_H
 
 #include_next <linux/gfp.h>
 
-void *alloc_pages_exact(size_t size, gfp_t gfp_mask);
-void free_pages_exact(void *virt, size_t size);
+struct page;
+
+/* Functions here, macros over alloc_pages()/__free_pages() in the kernel. */
+struct page *alloc_page(gfp_t gfp_mask);
+void __free_page(struct page *page);
 
 #endif

@@ -10,4 +10,20 @@
 #define PAGE_SIZE	(_AC(1, UL) << PAGE_SHIFT)
 #define PAGE_MASK	(~(PAGE_SIZE - 1))
 
+/*
+ * A page of the shim's alloc_page(): a descriptor of its own and a
+ * separate page-aligned PAGE_SIZE buffer, both freed by __free_page(), so
+ * ASan catches a use of either after the free.  @magic tells a page from
+ * alloc_page() from anything else handed to __free_page().
+ */
+struct page {
+	void *virt;
+	unsigned long magic;
+};
+
+static inline void *page_address(const struct page *page)
+{
+	return page->virt;
+}
+
 #endif
