@@ -203,7 +203,12 @@ struct tcmu_device {
 	unsigned long flags;	/* TCMU_DEV_*, atomic bitops */
 
 	struct uio_info uio;
-	struct inode *inode;	/* of the open UIO file, for unmapping */
+	/*
+	 * The inode of the open UIO file, whose mapping reclaim unmaps;
+	 * cmdr_lock.  Set by open, cleared by release: the open file pins
+	 * it, and a released file has no mapping left to unmap.
+	 */
+	struct inode *inode;
 
 	/*
 	 * Configuration.  The sizes are fixed once the device is enabled
@@ -2023,6 +2028,7 @@ static void tcmu_zap_blocks(void *priv, u32 first, u32 nr)
 	struct page *page;
 	u32 blk, i;
 
+	lockdep_assert_held(&td->cmdr_lock);
 	for (blk = first; blk < first + nr; blk++) {
 		for (i = 0; i < td->da.blk_pages; i++) {
 			page = tcmu_da_page(&td->da, blk, i);
@@ -2044,7 +2050,9 @@ static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
 	/* One handler at a time (O_EXCL does not work on char devices). */
 	if (test_and_set_bit(TCMU_DEV_OPEN, &td->flags))
 		return -EBUSY;
+	mutex_lock(&td->cmdr_lock);
 	td->inode = inode;
+	mutex_unlock(&td->cmdr_lock);
 	pr_debug("%s: opened\n", td->name);
 	return 0;
 }
@@ -2057,6 +2065,12 @@ static int tcmu_uio_release(struct uio_info *info, struct inode *inode)
 	bool freed = false;
 
 	mutex_lock(&td->cmdr_lock);
+	/*
+	 * Each VMA holds the file, so none is left: nothing to unmap until
+	 * the next open.  The inode may be freed once we return (a node on
+	 * a tmpfs, unlinked): reclaim must not reach it.
+	 */
+	td->inode = NULL;
 	/*
 	 * KEPT buffers belong to the handler that closed: a new one cannot
 	 * know their ids, so they go now.

@@ -311,6 +311,15 @@ qcow_dev() {
 	echo "$dev"
 }
 
+# uio_of HBA NAME: the sysfs directory (/sys/class/uio/uioN) of
+# user_HBA/NAME's UIO device.
+uio_of() {
+	local n
+	n=$(grep -l "^tcm-user/$1/$2/" /sys/class/uio/uio*/name) ||
+		fail "no uio device for user_$1/$2"
+	dirname "$n"
+}
+
 # ramd_start NAME SIZE [ARGS...]: serve ramd/NAME in the background; the
 # pid is in $RAMD_PID, the log in /tmp/ramd-NAME.out.
 ramd_start() {

@@ -14,6 +14,9 @@
  *                     (by convention dev_config is "ramd/<anything>")
  *   --uio N           use /dev/uioN directly (no sysfs name match)
  *   --wait SECS       wait that long for the uio device to appear (5)
+ *   --node PATH       open this device node (e.g. one made with mknod in a
+ *                     tmpfs) instead of /dev/uioN; the device is still
+ *                     found in sysfs
  *   --size BYTES      RAM disk size, K/M/G suffixes allowed (64M)
  *   --block-size N    logical block size (512)
  *   --wce 0|1         write cache enabled bit of the caching mode page (1)
@@ -1080,6 +1083,7 @@ static void usage(int rc)
 	fprintf(rc ? stderr : stdout,
 "usage: tcmu-ramd {--dev NAME | --config PREFIX | --uio N} [--size BYTES]\n"
 "         [--block-size N] [--wce 0|1] [--reorder N] [--wait SECS]\n"
+"         [--node PATH]\n"
 "         [--misbehave MODE[:PARAM] [--after N] [--count N] [--arm-usr1]]\n"
 "         [--fuzz SEED [--fuzz-every N]] [--backing FILE]\n"
 "         [--no-data] [--stats] [--sysfs DIR] [--probe] [-v]\n"
@@ -1094,6 +1098,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dev", 1, 0, 'd' }, { "config", 1, 0, 'c' },
 		{ "uio", 1, 0, 'u' }, { "wait", 1, 0, 'W' },
+		{ "node", 1, 0, 'N' },
 		{ "size", 1, 0, 's' }, { "block-size", 1, 0, 'b' },
 		{ "wce", 1, 0, 'w' }, { "reorder", 1, 0, 'r' },
 		{ "misbehave", 1, 0, 'm' }, { "after", 1, 0, 'a' },
@@ -1109,7 +1114,8 @@ int main(int argc, char **argv)
 			  .fuzz_every = 8,
 			  .fd = -1, .kick = uio_kick, .armed = true };
 	const char *dev = NULL, *cfg = NULL, *sysfs = "/sys", *backing = NULL;
-	char path[64], *colon;
+	const char *node = NULL;
+	char path[256], *colon;
 	double wait_s = 5;
 	int want = -1, num, o, probe = 0;
 	struct sigaction sa;
@@ -1121,6 +1127,7 @@ int main(int argc, char **argv)
 		case 'u': want = atoi(optarg + strcspn(optarg, "0123456789"));
 			break;
 		case 'W': wait_s = atof(optarg); break;
+		case 'N': node = optarg; break;
 		case 's': r.size = parse_size(optarg); break;
 		case 'b': r.bs = strtoul(optarg, NULL, 0); break;
 		case 'w': r.wce = atoi(optarg); break;
@@ -1181,6 +1188,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	snprintf(path, sizeof(path), "/dev/uio%d", num);
+	if (node)
+		snprintf(path, sizeof(path), "%s", node);
 	r.fd = open(path, O_RDWR);
 	if (r.fd < 0) {
 		logmsg("%s: %s", path, strerror(errno));
