@@ -20,11 +20,10 @@
  * Locking, outermost first:
  *
  *   tcmu_dev_list_lock  the list of configured devices (tcmu_dev_list);
- *                       the budget path and the shrinker only trylock it
+ *                       the shrinker only trylocks it
  *   td->cmdr_lock       everything about one device's ring, commands,
  *                       queues, timers, data area and reclaim state;
- *                       taken by trylock only while another device's is
- *                       held (budget) or from the shrinker
+ *                       taken by trylock only from the shrinker
  *   (XArray spinlocks)  taken inside the XArray API only
  *
  *   tcmu_nl_lock        the list of netlink commands waiting for a reply;
@@ -135,23 +134,22 @@ static struct kmem_cache *tcmu_req_cache;
 
 /*
  * Protects tcmu_dev_list; taken before any device's cmdr_lock.  The
- * reclaim work takes both with mutex_lock(); the budget path (under its
- * own cmdr_lock) and the shrinker only ever mutex_trylock() either.
+ * reclaim work takes both with mutex_lock(); the shrinker only ever
+ * mutex_trylock()s either.
  */
 static DEFINE_MUTEX(tcmu_dev_list_lock);
-/* Configured devices: what the reclaim work, budget and shrinker walk. */
+/* Configured devices: what the reclaim work and the shrinker walk. */
 static LIST_HEAD(tcmu_dev_list);
 
 /*
  * Data pages of all data areas (in use or kept free) and of those the
  * ones in use; each device adds its share under its cmdr_lock
- * (tcmu_acct()).  tcmu_global_pages also holds the pages an allocation
- * has reserved against global_max_data_area_mb but not yet made.
+ * (tcmu_acct()).
  */
 static atomic_long_t tcmu_global_pages = ATOMIC_LONG_INIT(0);
 static atomic_long_t tcmu_global_in_use = ATOMIC_LONG_INIT(0);
-/* Devices with TCMU_DEV_BUDGET_WAIT set. */
-static atomic_t tcmu_budget_waiters = ATOMIC_INIT(0);
+/* Bit 0: the reclaim work was queued for global_max_data_area_mb. */
+static unsigned long tcmu_budget_kicked;
 
 static void tcmu_reclaim_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(tcmu_reclaim_work, tcmu_reclaim_fn);
@@ -160,7 +158,7 @@ static DECLARE_DELAYED_WORK(tcmu_reclaim_work, tcmu_reclaim_fn);
 enum tcmu_reclaim_cause {
 	TCMU_RECLAIM_DECAY,	/* above the decayed high-water mark */
 	TCMU_RECLAIM_IDLE,	/* idle for data_idle_timeout */
-	TCMU_RECLAIM_BUDGET,	/* global_max_data_area_mb reached */
+	TCMU_RECLAIM_BUDGET,	/* over global_max_data_area_mb */
 	TCMU_RECLAIM_PRESSURE,	/* the shrinker */
 	TCMU_RECLAIM_NR,
 };
@@ -190,7 +188,6 @@ enum {
 	TCMU_DEV_TMR_NOTIFY,	/* tmr_notification */
 	TCMU_DEV_PLUGGED,	/* submission plugged: kick on unplug */
 	TCMU_DEV_GONE,		/* being destroyed: no timer or work rearms */
-	TCMU_DEV_BUDGET_WAIT,	/* a command waits for the global budget */
 };
 
 struct tcmu_device {
@@ -337,7 +334,7 @@ static int tcmu_global_max_set(const char *val, const struct kernel_param *kp)
 		return -EINVAL;
 	}
 	WRITE_ONCE(tcmu_global_max_mb, mb);
-	/* A lowered budget is enforced by the reclaim work right away. */
+	/* Over a lowered limit, kept pages go back at once. */
 	mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
 	return 0;
 }
@@ -361,13 +358,11 @@ static int tcmu_global_pages_get(char *buf, const struct kernel_param *kp)
 {
 	long v;
 
-	if (kp->arg) {
+	if (kp->arg)
 		v = atomic_long_read(kp->arg);
-	} else {
-		/* Reserved pages show as kept until the allocation settles. */
+	else
 		v = atomic_long_read(&tcmu_global_pages) -
 		    atomic_long_read(&tcmu_global_in_use);
-	}
 	return sprintf(buf, "%ld\n", max(v, 0L));
 }
 
@@ -378,7 +373,7 @@ static const struct kernel_param_ops tcmu_global_pages_ops = {
 module_param_cb(global_data_pages, &tcmu_global_pages_ops,
 		&tcmu_global_pages, 0444);
 MODULE_PARM_DESC(global_data_pages,
-		 "Data pages of all devices, what global_max_data_area_mb bounds (read-only).");
+		 "Data pages of all devices; above global_max_data_area_mb kept ones go back (read-only).");
 module_param_cb(global_data_pages_in_use, &tcmu_global_pages_ops,
 		&tcmu_global_in_use, 0444);
 MODULE_PARM_DESC(global_data_pages_in_use,
@@ -827,14 +822,21 @@ static void tcmu_req_move(struct tcmu_req *req, enum tcmu_req_state to)
 	req->state = to;
 }
 
+static long tcmu_global_limit(void)
+{
+	return TCMU_MB_TO_PAGES(READ_ONCE(tcmu_global_max_mb));
+}
+
 /*
  * Bring the module-wide page counters up to date with @td's data area
  * (after every allocator call) and make sure the reclaim work runs while
- * the device keeps free pages.  cmdr_lock held.
+ * the device keeps free pages: at once if the data areas together went
+ * over global_max_data_area_mb.  That is a reclaim target, as in stock,
+ * never a reason to hold a command back.  cmdr_lock held.
  */
 static void tcmu_acct(struct tcmu_device *td)
 {
-	long pages = 0, in_use = 0;
+	long pages = 0, in_use = 0, total;
 
 	if (td->ready) {
 		long ppb = td->da.blk_pages;
@@ -842,23 +844,17 @@ static void tcmu_acct(struct tcmu_device *td)
 		pages = td->da.blocks_present * ppb;
 		in_use = td->da.blocks_in_use * ppb;
 	}
-	atomic_long_add(pages - td->acct_pages, &tcmu_global_pages);
+	total = atomic_long_add_return(pages - td->acct_pages,
+				       &tcmu_global_pages);
 	atomic_long_add(in_use - td->acct_in_use, &tcmu_global_in_use);
-	td->acct_pages = pages;
-	td->acct_in_use = in_use;
-	if (pages > in_use && !delayed_work_pending(&tcmu_reclaim_work))
+	if (pages > td->acct_pages && total > tcmu_global_limit() &&
+	    !test_and_set_bit(0, &tcmu_budget_kicked))
+		mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
+	else if (pages > in_use && !delayed_work_pending(&tcmu_reclaim_work))
 		queue_delayed_work(system_wq, &tcmu_reclaim_work,
 				   TCMU_RECLAIM_PERIOD);
-}
-
-static void tcmu_budget_wait(struct tcmu_device *td, bool wait)
-{
-	if (wait) {
-		if (!test_and_set_bit(TCMU_DEV_BUDGET_WAIT, &td->flags))
-			atomic_inc(&tcmu_budget_waiters);
-	} else if (test_and_clear_bit(TCMU_DEV_BUDGET_WAIT, &td->flags)) {
-		atomic_dec(&tcmu_budget_waiters);
-	}
+	td->acct_pages = pages;
+	td->acct_in_use = in_use;
 }
 
 static void tcmu_req_put_blocks(struct tcmu_req *req)
@@ -1112,16 +1108,14 @@ static unsigned long tcmu_reclaim_pages(struct tcmu_device *td,
 }
 
 /*
- * Reclaim up to @want kept-free pages from the devices other than @self,
- * idle devices first.  tcmu_dev_list_lock is held by the caller; @block
- * says whether each device's cmdr_lock may be waited for (the reclaim
- * work) or only tried (the budget path, which holds its own cmdr_lock,
- * and the shrinker, which may run under any device's cmdr_lock through a
- * GFP_NOIO allocation).
+ * Reclaim up to @want kept-free pages of all devices, idle devices first.
+ * tcmu_dev_list_lock is held by the caller; @block says whether each
+ * device's cmdr_lock may be waited for (the reclaim work) or only tried
+ * (the shrinker, which may run under any device's cmdr_lock through an
+ * allocation).
  */
-static unsigned long tcmu_reclaim_others(struct tcmu_device *self,
-					 unsigned long want, bool block,
-					 enum tcmu_reclaim_cause cause)
+static unsigned long tcmu_reclaim_devs(unsigned long want, bool block,
+				       enum tcmu_reclaim_cause cause)
 {
 	struct tcmu_device *td;
 	unsigned long freed = 0;
@@ -1130,8 +1124,6 @@ static unsigned long tcmu_reclaim_others(struct tcmu_device *self,
 	lockdep_assert_held(&tcmu_dev_list_lock);
 	for (pass = 0; pass < 2 && freed < want; pass++) {
 		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
-			if (td == self)
-				continue;
 			if (block)
 				mutex_lock(&td->cmdr_lock);
 			else if (!mutex_trylock(&td->cmdr_lock))
@@ -1146,50 +1138,6 @@ static unsigned long tcmu_reclaim_others(struct tcmu_device *self,
 		}
 	}
 	return freed;
-}
-
-/*
- * Reserve in global_max_data_area_mb the new memory @nr blocks of @td
- * need (its own kept-free blocks are reused first and cost nothing).  The
- * pages are added to tcmu_global_pages up front, so allocations on several
- * devices cannot overshoot the budget together; tcmu_acct() after the
- * allocation settles the count with what really happened.  Over the
- * budget, other devices' kept-free pages are reclaimed (trylock only);
- * if that is not enough the command waits on the queue-full path, retried
- * by the -ENOMEM timer and kicked by the reclaim work, which makes room
- * from the other devices.  Return: true if the allocation may go ahead.
- * cmdr_lock held.
- */
-static bool tcmu_budget_get(struct tcmu_device *td, u32 nr)
-{
-	u32 kept = td->da.blocks_present - td->da.blocks_in_use;
-	long limit = TCMU_MB_TO_PAGES(READ_ONCE(tcmu_global_max_mb));
-	long need, over;
-	bool again = true;
-
-	if (nr <= kept)
-		return true;
-	need = (long)(nr - kept) * (td->da.blk_size >> PAGE_SHIFT);
-	for (;;) {
-		over = atomic_long_add_return(need, &tcmu_global_pages) - limit;
-		if (over <= 0) {
-			td->acct_pages += need;
-			tcmu_budget_wait(td, false);
-			return true;
-		}
-		atomic_long_sub(need, &tcmu_global_pages);
-		if (!again || !mutex_trylock(&tcmu_dev_list_lock))
-			break;
-		tcmu_reclaim_others(td, over, false, TCMU_RECLAIM_BUDGET);
-		mutex_unlock(&tcmu_dev_list_lock);
-		again = false;
-	}
-	pr_debug("%s: %ld pages over the global data area budget\n",
-		 td->name, over);
-	tcmu_budget_wait(td, true);
-	td->nomem_retry = true;
-	mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
-	return false;
 }
 
 /*
@@ -1232,57 +1180,37 @@ static void tcmu_reclaim_tick(struct tcmu_device *td)
 
 /*
  * The reclaim work: every TCMU_RECLAIM_PERIOD while some device keeps
- * free pages or waits for the budget, and at once when a command has to
- * wait for the budget or the budget was lowered.
+ * free pages, and at once when the data areas went over
+ * global_max_data_area_mb or it was lowered: then kept pages go, idle
+ * devices' first, until the data areas are back under it or nothing kept
+ * is left.
  */
 static void tcmu_reclaim_fn(struct work_struct *work)
 {
-	long limit = TCMU_MB_TO_PAGES(READ_ONCE(tcmu_global_max_mb));
+	static unsigned long last_tick;
 	struct tcmu_device *td;
 	long over;
 
+	clear_bit(0, &tcmu_budget_kicked);
 	mutex_lock(&tcmu_dev_list_lock);
-	list_for_each_entry(td, &tcmu_dev_list, dev_node) {
-		mutex_lock(&td->cmdr_lock);
-		if (td->ready)
-			tcmu_reclaim_tick(td);
-		mutex_unlock(&td->cmdr_lock);
+	/* The heuristic's periods stay a period long when kicked early. */
+	if (time_after_eq(jiffies, last_tick + TCMU_RECLAIM_PERIOD)) {
+		last_tick = jiffies;
+		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+			mutex_lock(&td->cmdr_lock);
+			if (td->ready)
+				tcmu_reclaim_tick(td);
+			mutex_unlock(&td->cmdr_lock);
+		}
 	}
 
-	/* Over the budget (lowered): kept pages go, idle devices' first. */
-	over = atomic_long_read(&tcmu_global_pages) - limit;
+	over = atomic_long_read(&tcmu_global_pages) - tcmu_global_limit();
 	if (over > 0)
-		tcmu_reclaim_others(NULL, over, true, TCMU_RECLAIM_BUDGET);
-
-	/*
-	 * Commands wait for the budget: the kept pages of the devices that
-	 * do not wait go, then the waiting devices retry.
-	 */
-	if (atomic_read(&tcmu_budget_waiters)) {
-		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
-			mutex_lock(&td->cmdr_lock);
-			if (td->ready &&
-			    !test_bit(TCMU_DEV_BUDGET_WAIT, &td->flags) &&
-			    td->da.blocks_present > td->da.blocks_in_use)
-				tcmu_reclaim_blocks(td, 0, TCMU_RECLAIM_BUDGET);
-			mutex_unlock(&td->cmdr_lock);
-		}
-		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
-			mutex_lock(&td->cmdr_lock);
-			/* Its waiting commands may have been aborted. */
-			if (list_empty(&td->qfull_list))
-				tcmu_budget_wait(td, false);
-			if (test_bit(TCMU_DEV_BUDGET_WAIT, &td->flags) &&
-			    !test_bit(TCMU_DEV_GONE, &td->flags))
-				schedule_work(&td->timeout_work);
-			mutex_unlock(&td->cmdr_lock);
-		}
-	}
+		tcmu_reclaim_devs(over, true, TCMU_RECLAIM_BUDGET);
 	mutex_unlock(&tcmu_dev_list_lock);
 
 	if (atomic_long_read(&tcmu_global_pages) >
-	    atomic_long_read(&tcmu_global_in_use) ||
-	    atomic_read(&tcmu_budget_waiters))
+	    atomic_long_read(&tcmu_global_in_use))
 		queue_delayed_work(system_wq, &tcmu_reclaim_work,
 				   TCMU_RECLAIM_PERIOD);
 }
@@ -1290,7 +1218,7 @@ static void tcmu_reclaim_fn(struct work_struct *work)
 /*
  * The shrinker: kernel memory pressure takes kept-free pages, idle
  * devices' first, never a block in use.  Only trylocks (see
- * tcmu_reclaim_others()); and nothing from a GFP_NOIO/GFP_NOFS caller,
+ * tcmu_reclaim_devs()); and nothing from a GFP_NOIO/GFP_NOFS caller,
  * which may be in the middle of our own submission path.
  */
 static unsigned long tcmu_shrink_count(struct shrinker *shrinker,
@@ -1310,14 +1238,14 @@ static unsigned long tcmu_shrink_scan(struct shrinker *shrinker,
 	if ((sc->gfp_mask & (__GFP_IO | __GFP_FS)) != (__GFP_IO | __GFP_FS))
 		return SHRINK_STOP;
 	/*
-	 * Busy (the reclaim work or a budget reclaim holds the list or a
-	 * device): nothing freed, but no SHRINK_STOP either, so the caller
-	 * goes on with its next batch, still bounded by its scan count.
+	 * Busy (the reclaim work holds the list or a device): nothing
+	 * freed, but no SHRINK_STOP either, so the caller goes on with its
+	 * next batch, still bounded by its scan count.
 	 */
 	if (!mutex_trylock(&tcmu_dev_list_lock))
 		return 0;
-	freed = tcmu_reclaim_others(NULL, sc->nr_to_scan, false,
-				    TCMU_RECLAIM_PRESSURE);
+	freed = tcmu_reclaim_devs(sc->nr_to_scan, false,
+				  TCMU_RECLAIM_PRESSURE);
 	mutex_unlock(&tcmu_dev_list_lock);
 	return freed;
 }
@@ -1359,11 +1287,9 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	}
 
 	if (req->nr_blks) {
-		if (!tcmu_budget_get(td, req->nr_blks))
-			return TCMU_WAIT;
 		ret = tcmu_da_alloc(&td->da, req->nr_blks, req->blks,
 				    GFP_NOIO | __GFP_NOWARN);
-		tcmu_acct(td);	/* settles the budget reservation */
+		tcmu_acct(td);
 		if (ret == -ENOMEM)
 			td->nomem_retry = true;
 		if (ret)
@@ -1480,7 +1406,6 @@ static void tcmu_run_qfull(struct tcmu_device *td, bool fail)
 	sense_reason_t sense;
 
 	td->nomem_retry = false;
-	tcmu_budget_wait(td, false);	/* tcmu_place() sets it again */
 	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
 		if (fail) {
 			list_del_init(&req->node);
@@ -2144,7 +2069,7 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	td->cmd_time_out = TCMU_TIME_OUT_DEF;
 	td->qfull_time_out = -1;
 	td->ring_mb = TCMU_RING_MB_DEF;
-	td->data_mb = min_t(u32, TCMU_DATA_MB_DEF, tcmu_global_max_mb);
+	td->data_mb = TCMU_DATA_MB_DEF;
 	td->pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
 	td->idle_timeout = TCMU_IDLE_TIMEOUT_DEF;
 	td->hwm_half_life = TCMU_HWM_HALF_LIFE_DEF;
@@ -2355,7 +2280,6 @@ static void tcmu_destroy_device(struct se_device *dev)
 	/* Nothing re-arms a timer or the work once GONE is seen. */
 	mutex_lock(&td->cmdr_lock);
 	set_bit(TCMU_DEV_GONE, &td->flags);
-	tcmu_budget_wait(td, false);
 	mutex_unlock(&td->cmdr_lock);
 	del_timer_sync(&td->ring_timer);
 	del_timer_sync(&td->qfull_timer);
