@@ -41,6 +41,7 @@
 #include <linux/kernel.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mempool.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -100,8 +101,19 @@
 #define TCMU_GLOBAL_MB_DEF	2048
 
 #define TCMU_TIME_OUT_DEF	(30 * MSEC_PER_SEC)
-/* How soon queued commands are retried after an allocation failure. */
+
+/*
+ * Memory for a command's data blocks and id is allocated under cmdr_lock:
+ * with __GFP_NORETRY the allocator tries light reclaim only and fails
+ * rather than loop with the lock held (order-0 GFP_NOIO alone never
+ * fails).  A command that gets no memory is not failed: it waits on the
+ * queue-full path and is retried after TCMU_NOMEM_RETRY from a kworker,
+ * until qfull_time_out.
+ */
+#define TCMU_PLACE_GFP		(GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN)
 #define TCMU_NOMEM_RETRY	(HZ / 10)
+/* Requests kept in reserve so that submission always makes progress. */
+#define TCMU_REQ_RESERVE	16
 
 /*
  * Giving kept-free data pages back (Documentation/target/tcmu-design.rst,
@@ -131,6 +143,7 @@ static u8 tcmu_nl_reply_feature;	/* set by TCMU_CMD_SET_FEATURES */
 
 static struct device *tcmu_root;
 static struct kmem_cache *tcmu_req_cache;
+static mempool_t *tcmu_req_pool;	/* over tcmu_req_cache */
 
 /*
  * Protects tcmu_dev_list; taken before any device's cmdr_lock.  The
@@ -161,6 +174,13 @@ enum tcmu_reclaim_cause {
 	TCMU_RECLAIM_BUDGET,	/* over global_max_data_area_mb */
 	TCMU_RECLAIM_PRESSURE,	/* the shrinker */
 	TCMU_RECLAIM_NR,
+};
+
+/* What a command waited for after an allocation failed: *_nomem_waits. */
+enum tcmu_nomem {
+	TCMU_NOMEM_DATA,	/* data pages, XArray nodes, the block list */
+	TCMU_NOMEM_CMD_ID,	/* an XArray node for the command id */
+	TCMU_NOMEM_NR,
 };
 
 /* Protects tcmu_nl_waits and every struct tcmu_nl_wait's fields. */
@@ -237,6 +257,7 @@ struct tcmu_device {
 	struct list_head qfull_list;	/* QFULL requests, oldest first */
 	struct list_head tmr_list;	/* TMR messages waiting for room */
 	bool nomem_retry;	/* a queued command failed for memory */
+	u64 nomem_waits[TCMU_NOMEM_NR];	/* commands that waited, by cause */
 	unsigned long last_active;	/* jiffies of the last submit/reap */
 	/* Reclaim, in blocks: see tcmu_reclaim_tick(). */
 	u32 hwm;		/* decaying high-water mark of blocks in use */
@@ -306,7 +327,7 @@ struct tcmu_req {
 	u32 nr_blks;		/* data blocks, then bidi blocks */
 	u32 nr_bidi_blks;
 	bool has_blks;		/* blks[] are allocated in the data area */
-	u32 *blks;		/* inline_blks or a kcalloc()ed array */
+	u32 *blks;		/* inline_blks, a kcalloc()ed array or NULL */
 	u32 inline_blks[TCMU_INLINE_BLKS];
 };
 
@@ -873,7 +894,7 @@ static void tcmu_req_free(struct tcmu_req *req)
 	tcmu_req_put_blocks(req);
 	if (req->blks != req->inline_blks)
 		kfree(req->blks);
-	kmem_cache_free(tcmu_req_cache, req);
+	mempool_free(req, tcmu_req_pool);
 }
 
 static struct tcmu_req *tcmu_req_alloc(struct tcmu_device *td,
@@ -884,9 +905,9 @@ static struct tcmu_req *tcmu_req_alloc(struct tcmu_device *td,
 	struct scatterlist *sg;
 	unsigned int i;
 
-	req = kmem_cache_zalloc(tcmu_req_cache, GFP_NOIO);
-	if (!req)
-		return NULL;
+	/* Sleeps for a reserved request rather than fail. */
+	req = mempool_alloc(tcmu_req_pool, GFP_NOIO);
+	memset(req, 0, sizeof(*req));
 	INIT_LIST_HEAD(&req->node);
 	req->td = td;
 	req->se_cmd = se_cmd;
@@ -900,14 +921,9 @@ static struct tcmu_req *tcmu_req_alloc(struct tcmu_device *td,
 	req->nr_bidi_blks = DIV_ROUND_UP(req->bidi_len, blk);
 	req->nr_blks = DIV_ROUND_UP(req->data_len, blk) + req->nr_bidi_blks;
 
-	req->blks = req->inline_blks;
-	if (req->nr_blks > TCMU_INLINE_BLKS) {
-		req->blks = kcalloc(req->nr_blks, sizeof(u32), GFP_NOIO);
-		if (!req->blks) {
-			kmem_cache_free(tcmu_req_cache, req);
-			return NULL;
-		}
-	}
+	/* A longer list is allocated by tcmu_place(), which may wait. */
+	if (req->nr_blks <= TCMU_INLINE_BLKS)
+		req->blks = req->inline_blks;
 	return req;
 }
 
@@ -1258,6 +1274,15 @@ static struct shrinker tcmu_shrinker = {
 	.batch = 0,
 };
 
+/* No memory for a command now: it waits, retried in TCMU_NOMEM_RETRY. */
+static enum tcmu_place tcmu_place_nomem(struct tcmu_device *td,
+					enum tcmu_nomem what)
+{
+	td->nomem_retry = true;
+	td->nomem_waits[what]++;
+	return TCMU_WAIT;
+}
+
 /* Try to put @req (NEW or QFULL) into the ring.  cmdr_lock held. */
 static enum tcmu_place tcmu_place(struct tcmu_device *td,
 				  struct tcmu_req *req, sense_reason_t *sense)
@@ -1287,11 +1312,17 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	}
 
 	if (req->nr_blks) {
+		if (!req->blks) {
+			req->blks = kcalloc(req->nr_blks, sizeof(u32),
+					    TCMU_PLACE_GFP);
+			if (!req->blks)
+				return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
+		}
 		ret = tcmu_da_alloc(&td->da, req->nr_blks, req->blks,
-				    GFP_NOIO | __GFP_NOWARN);
+				    TCMU_PLACE_GFP);
 		tcmu_acct(td);
 		if (ret == -ENOMEM)
-			td->nomem_retry = true;
+			return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
 		if (ret)
 			return TCMU_WAIT;
 		req->has_blks = true;
@@ -1316,13 +1347,12 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 
 	ret = xa_alloc_cyclic(&td->reqs, &id, req,
 			      XA_LIMIT(1, TCMU_MAX_CMD_ID), &td->next_id,
-			      GFP_NOIO);
+			      TCMU_PLACE_GFP);
 	if (ret < 0) {
 		tcmu_req_put_blocks(req);
-		if (ret == -EBUSY)	/* every id is taken: wait for one */
-			return TCMU_WAIT;
-		*sense = TCM_OUT_OF_RESOURCES;
-		return TCMU_FAIL;
+		if (ret == -ENOMEM)
+			return tcmu_place_nomem(td, TCMU_NOMEM_CMD_ID);
+		return TCMU_WAIT;	/* -EBUSY: every id is taken */
 	}
 	req->cmd_id = id;
 
@@ -1801,9 +1831,6 @@ static sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 	struct tcmu_req *req;
 
 	req = tcmu_req_alloc(td, se_cmd);
-	if (!req)
-		return TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
-
 	mutex_lock(&td->cmdr_lock);
 	se_cmd->priv = req;
 	if (se_cmd->transport_state & CMD_T_ABORTED)
@@ -2862,13 +2889,15 @@ enum tcmu_stat {
 	TCMU_STAT_RECLAIMED_IDLE,
 	TCMU_STAT_RECLAIMED_BUDGET,
 	TCMU_STAT_RECLAIMED_PRESSURE,
+	TCMU_STAT_NOMEM_DATA,
+	TCMU_STAT_NOMEM_CMD_ID,
 };
 
 static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 			      enum tcmu_stat which)
 {
 	struct tcmu_device *td = tcmu_item_dev(item);
-	u64 reclaimed[TCMU_RECLAIM_NR];
+	u64 reclaimed[TCMU_RECLAIM_NR], nomem[TCMU_NOMEM_NR];
 	struct tcmu_da_stats st = {};
 	u64 v = 0;
 
@@ -2876,6 +2905,7 @@ static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 	if (td->ready)
 		tcmu_da_get_stats(&td->da, &st);
 	memcpy(reclaimed, td->reclaimed, sizeof(reclaimed));
+	memcpy(nomem, td->nomem_waits, sizeof(nomem));
 	mutex_unlock(&td->cmdr_lock);
 
 	switch (which) {
@@ -2906,6 +2936,12 @@ static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 	case TCMU_STAT_RECLAIMED_PRESSURE:
 		v = reclaimed[TCMU_RECLAIM_PRESSURE];
 		break;
+	case TCMU_STAT_NOMEM_DATA:
+		v = nomem[TCMU_NOMEM_DATA];
+		break;
+	case TCMU_STAT_NOMEM_CMD_ID:
+		v = nomem[TCMU_NOMEM_CMD_ID];
+		break;
 	}
 	return sysfs_emit(page, "%llu\n", v);
 }
@@ -2926,6 +2962,8 @@ TCMU_STAT_ATTR(data_pages_reclaimed_decay, TCMU_STAT_RECLAIMED_DECAY);
 TCMU_STAT_ATTR(data_pages_reclaimed_idle, TCMU_STAT_RECLAIMED_IDLE);
 TCMU_STAT_ATTR(data_pages_reclaimed_budget, TCMU_STAT_RECLAIMED_BUDGET);
 TCMU_STAT_ATTR(data_pages_reclaimed_pressure, TCMU_STAT_RECLAIMED_PRESSURE);
+TCMU_STAT_ATTR(data_nomem_waits, TCMU_STAT_NOMEM_DATA);
+TCMU_STAT_ATTR(cmd_id_nomem_waits, TCMU_STAT_NOMEM_CMD_ID);
 
 static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
 {
@@ -3019,6 +3057,8 @@ static struct configfs_attribute *tcmu_own_attrib_attrs[] = {
 	&tcmu_attr_data_pages_reclaimed_idle,
 	&tcmu_attr_data_pages_reclaimed_budget,
 	&tcmu_attr_data_pages_reclaimed_pressure,
+	&tcmu_attr_data_nomem_waits,
+	&tcmu_attr_cmd_id_nomem_waits,
 	&tcmu_attr_data_idle_timeout,
 	&tcmu_attr_data_hwm_half_life,
 	&tcmu_attr_dev_config,
@@ -3110,11 +3150,17 @@ static int __init tcmu_init(void)
 	tcmu_req_cache = KMEM_CACHE(tcmu_req, 0);
 	if (!tcmu_req_cache)
 		return -ENOMEM;
+	tcmu_req_pool = mempool_create_slab_pool(TCMU_REQ_RESERVE,
+						 tcmu_req_cache);
+	if (!tcmu_req_pool) {
+		ret = -ENOMEM;
+		goto err_cache;
+	}
 
 	tcmu_root = root_device_register("tcm_user");
 	if (IS_ERR(tcmu_root)) {
 		ret = PTR_ERR(tcmu_root);
-		goto err_cache;
+		goto err_pool;
 	}
 	ret = genl_register_family(&tcmu_nl_family);
 	if (ret < 0)
@@ -3138,6 +3184,8 @@ err_genl:
 	genl_unregister_family(&tcmu_nl_family);
 err_root:
 	root_device_unregister(tcmu_root);
+err_pool:
+	mempool_destroy(tcmu_req_pool);
 err_cache:
 	/* global_max_data_area_mb= at load time queues the reclaim work. */
 	cancel_delayed_work_sync(&tcmu_reclaim_work);
@@ -3156,6 +3204,7 @@ static void __exit tcmu_exit(void)
 	root_device_unregister(tcmu_root);
 	/* Devices are freed through call_rcu(). */
 	rcu_barrier();
+	mempool_destroy(tcmu_req_pool);
 	kmem_cache_destroy(tcmu_req_cache);
 }
 

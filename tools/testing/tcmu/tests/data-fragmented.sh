@@ -19,7 +19,8 @@
 #  - the debug kernel (which has no madvise() for fragment.c, but fault
 #    injection): every allocation of order 6 or more fails
 #    (fail_page_alloc min-order=6, all tasks).
-# A command held back would be failed after qfull_time_out (10 s) and
+# Ours must never have waited for memory (data_nomem_waits stays 0).  A
+# command held back would be failed after qfull_time_out (10 s) and
 # retried by the SCSI layer until its timeout: fio reports the error
 # within a few minutes.
 . /tcmu/lib.sh
@@ -56,6 +57,13 @@ if ours; then
 		fail "the data area kept its pages"
 fi
 
+nomem_check() {
+	ours || return 0
+	log "$1: data pages allocated $(cat "$dev/attrib/data_pages_allocated"), commands that waited for memory: $(cat "$dev/attrib/data_nomem_waits")"
+	[ "$(cat "$dev/attrib/data_nomem_waits")" = 0 ] ||
+		fail "$1: commands waited for memory"
+}
+
 F=/sys/kernel/debug/fail_page_alloc
 if [ ! -d $F ]; then
 	/tcmu/bin/fragment --order 6 >/tmp/fragment.out 2>&1 &
@@ -70,6 +78,7 @@ if [ ! -d $F ]; then
 	fio_verify "$disk" fragmented --rw=randwrite --bs=1M --iodepth=8 --size=32M
 	log "buddyinfo after the I/O:"
 	cat /proc/buddyinfo
+	nomem_check fragmented
 	kill $fpid
 	fpid=
 else
@@ -81,6 +90,7 @@ else
 	log "order >= 6 allocations failed: $((1000000 - $(cat $F/times)))"
 	echo 0 >$F/probability
 	echo 1 >$F/times
+	nomem_check no-order6
 fi
 lio_cleanup
 log "ok"

@@ -30,6 +30,8 @@ expect data_pages_per_blk 1
 for s in allocated in_use free peak reclaimed; do
 	expect data_pages_$s 0
 done
+expect data_nomem_waits 0
+expect cmd_id_nomem_waits 0
 
 name=$(grep -l 'tcm-user/7/r0/ramd/r0' /sys/class/uio/uio*/name) ||
 	fail "no uio device named tcm-user/7/r0/ramd/r0"
