@@ -208,6 +208,7 @@ enum {
 	TCMU_DEV_TMR_NOTIFY,	/* tmr_notification */
 	TCMU_DEV_PLUGGED,	/* submission plugged: kick on unplug */
 	TCMU_DEV_GONE,		/* being destroyed: no timer or work rearms */
+	TCMU_DEV_KEEP_PAGES,	/* data_keep_pages: no reclaim of kept pages */
 };
 
 struct tcmu_device {
@@ -1124,7 +1125,8 @@ static unsigned long tcmu_reclaim_pages(struct tcmu_device *td,
 }
 
 /*
- * Reclaim up to @want kept-free pages of all devices, idle devices first.
+ * Reclaim up to @want kept-free pages of all devices, idle devices first,
+ * but for those that keep their pages (data_keep_pages).
  * tcmu_dev_list_lock is held by the caller; @block says whether each
  * device's cmdr_lock may be waited for (the reclaim work) or only tried
  * (the shrinker, which may run under any device's cmdr_lock through an
@@ -1140,6 +1142,8 @@ static unsigned long tcmu_reclaim_devs(unsigned long want, bool block,
 	lockdep_assert_held(&tcmu_dev_list_lock);
 	for (pass = 0; pass < 2 && freed < want; pass++) {
 		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+			if (test_bit(TCMU_DEV_KEEP_PAGES, &td->flags))
+				continue;
 			if (block)
 				mutex_lock(&td->cmdr_lock);
 			else if (!mutex_trylock(&td->cmdr_lock))
@@ -1190,7 +1194,7 @@ static void tcmu_reclaim_tick(struct tcmu_device *td)
 		cause = TCMU_RECLAIM_IDLE;
 		td->hwm = da->blocks_in_use;
 	}
-	if (kept > keep)
+	if (kept > keep && !test_bit(TCMU_DEV_KEEP_PAGES, &td->flags))
 		tcmu_reclaim_blocks(td, keep, cause);
 }
 
@@ -2850,18 +2854,16 @@ static ssize_t tcmu_emulate_write_cache_store(struct config_item *item,
 }
 CONFIGFS_ATTR(tcmu_, emulate_write_cache);
 
-static ssize_t tcmu_tmr_notification_show(struct config_item *item,
-					  char *page)
+/* A device flag as a 0/1 attribute: td->flags bit @bit. */
+static ssize_t tcmu_flag_show(struct config_item *item, char *page, int bit)
 {
 	return sysfs_emit(page, "%i\n",
-			  test_bit(TCMU_DEV_TMR_NOTIFY,
-				   &tcmu_item_dev(item)->flags));
+			  test_bit(bit, &tcmu_item_dev(item)->flags));
 }
 
-static ssize_t tcmu_tmr_notification_store(struct config_item *item,
-					   const char *page, size_t count)
+static ssize_t tcmu_flag_store(struct config_item *item, const char *page,
+			       size_t count, int bit)
 {
-	struct tcmu_device *td = tcmu_item_dev(item);
 	u8 val;
 	int ret;
 
@@ -2870,13 +2872,31 @@ static ssize_t tcmu_tmr_notification_store(struct config_item *item,
 		return ret;
 	if (val > 1)
 		return -EINVAL;
-	if (val)
-		set_bit(TCMU_DEV_TMR_NOTIFY, &td->flags);
-	else
-		clear_bit(TCMU_DEV_TMR_NOTIFY, &td->flags);
+	assign_bit(bit, &tcmu_item_dev(item)->flags, val);
 	return count;
 }
-CONFIGFS_ATTR(tcmu_, tmr_notification);
+
+#define TCMU_FLAG_ATTR(_name, _bit)					\
+static const int tcmu_##_name##_bit = (_bit);				\
+static ssize_t tcmu_##_name##_show(struct config_item *item, char *page) \
+{									\
+	return tcmu_flag_show(item, page, tcmu_##_name##_bit);		\
+}									\
+static ssize_t tcmu_##_name##_store(struct config_item *item,		\
+				    const char *page, size_t count)	\
+{									\
+	return tcmu_flag_store(item, page, count, tcmu_##_name##_bit);	\
+}									\
+CONFIGFS_ATTR(tcmu_, _name)
+
+TCMU_FLAG_ATTR(tmr_notification, TCMU_DEV_TMR_NOTIFY);
+/*
+ * data_keep_pages=1: the device's data pages are never given back while
+ * it lives (no idle, decay, global limit or shrinker reclaim), for
+ * handlers that pin the data window (io_uring fixed buffers, RDMA, ...),
+ * which a block given new memory would leave pointing at the old pages.
+ */
+TCMU_FLAG_ATTR(data_keep_pages, TCMU_DEV_KEEP_PAGES);
 
 /* Data area statistics, read-only; 0 before the device is enabled. */
 enum tcmu_stat {
@@ -3061,6 +3081,7 @@ static struct configfs_attribute *tcmu_own_attrib_attrs[] = {
 	&tcmu_attr_cmd_id_nomem_waits,
 	&tcmu_attr_data_idle_timeout,
 	&tcmu_attr_data_hwm_half_life,
+	&tcmu_attr_data_keep_pages,
 	&tcmu_attr_dev_config,
 	&tcmu_attr_dev_size,
 	&tcmu_attr_emulate_write_cache,

@@ -27,6 +27,7 @@ dev=$(ramd_dev 7 r0 67108864) || exit 1
 expect cmd_ring_size_mb 2
 expect max_data_area_mb 1024
 expect data_pages_per_blk 1
+expect data_keep_pages 0
 for s in allocated in_use free peak reclaimed; do
 	expect data_pages_$s 0
 done
