@@ -522,12 +522,20 @@ static int tcmu_nl_reply(struct genl_info *info, int for_cmd)
 		ret = -ENODEV;
 		goto out;
 	}
+	/*
+	 * Whatever the reply says, the event it answers is over: the
+	 * sender waits uninterruptibly and nothing else would wake it.
+	 */
 	list_del_init(&found->node);
 	if (found->cmd != for_cmd) {
-		pr_err("Mismatched commands on %s (Expecting reply for %d. Current %d).\n",
+		pr_err("%s: reply to netlink command %d while %d waits for one\n",
 		       found->td->name, for_cmd, found->cmd);
+		status = -EINVAL;
 		ret = -EINVAL;
-		goto out;
+	} else if (status > 0) {
+		pr_err("%s: netlink reply status %d is not an errno\n",
+		       found->td->name, status);
+		status = -EINVAL;
 	}
 	found->status = status;
 	complete(&found->done);

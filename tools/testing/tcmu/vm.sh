@@ -171,7 +171,7 @@ if [ -f "$here/handler/Makefile" ]; then
 	make -s -C "$here/handler" >&2
 fi
 mkdir -p "$here/build"
-for b in reclaim-probe ackwrite fragment; do
+for b in reclaim-probe ackwrite fragment tcmu-nl; do
 	gcc -O2 -Wall -Wextra -Werror -o "$here/build/$b" "$here/$b.c"
 done
 
@@ -194,7 +194,7 @@ done
 install -m 755 "$here/guest/initramfs-init" "$ird/init"
 cp "$here/guest/init.sh" "$here/guest/lib.sh" "$ird/tcmu/"
 cp "$here"/tests/*.sh "$ird/tcmu/tests/"
-for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite,fragment}; do
+for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite,fragment,tcmu-nl}; do
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
 done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
