@@ -1295,6 +1295,23 @@ static enum tcmu_place tcmu_place_nomem(struct tcmu_device *td,
 	return TCMU_WAIT;
 }
 
+/*
+ * A blocked device (block_dev) answers BUSY, a broken ring LOGICAL UNIT
+ * COMMUNICATION FAILURE, to a new command and to a queued one alike.
+ */
+static bool tcmu_dev_refuses(struct tcmu_device *td, sense_reason_t *sense)
+{
+	if (test_bit(TCMU_DEV_BLOCKED, &td->flags)) {
+		*sense = TCM_LUN_BUSY;
+		return true;
+	}
+	if (test_bit(TCMU_DEV_BROKEN, &td->flags)) {
+		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
+		return true;
+	}
+	return false;
+}
+
 /* Try to put @req (NEW or QFULL) into the ring.  cmdr_lock held. */
 static enum tcmu_place tcmu_place(struct tcmu_device *td,
 				  struct tcmu_req *req, sense_reason_t *sense)
@@ -1306,14 +1323,8 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	struct iovec *iov;
 	int ret;
 
-	if (test_bit(TCMU_DEV_BLOCKED, &td->flags)) {
-		*sense = TCM_LUN_BUSY;
+	if (tcmu_dev_refuses(td, sense))
 		return TCMU_FAIL;
-	}
-	if (test_bit(TCMU_DEV_BROKEN, &td->flags)) {
-		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
-		return TCMU_FAIL;
-	}
 	if (req->nr_blks > td->da.limit_blocks) {
 		pr_warn_ratelimited("%s: request of %llu bytes is too big for a %u MiB data area\n",
 				    td->name,
@@ -1846,6 +1857,9 @@ static sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 	mutex_lock(&td->cmdr_lock);
 	se_cmd->priv = req;
 	if (se_cmd->transport_state & CMD_T_ABORTED)
+		goto fail;
+	/* Before the queues, as stock: no waiting behind them for BUSY. */
+	if (tcmu_dev_refuses(td, &sense))
 		goto fail;
 
 	/* Keep order: nothing overtakes queued commands or TMRs. */
