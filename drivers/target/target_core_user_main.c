@@ -1729,7 +1729,8 @@ static bool tcmu_reap(struct tcmu_device *td)
 	}
 
 	tcmu_flush_ring(td->mb, sizeof(*td->mb));
-	tail = READ_ONCE(td->mb->cmd_tail);
+	/* The entries userspace completed before it moved cmd_tail. */
+	tail = smp_load_acquire(&td->mb->cmd_tail);
 	if (tail >= td->cmdr_size || !IS_ALIGNED(tail, TCMU_OP_ALIGN_SIZE) ||
 	    tcmu_ring_dist(td, td->cmdr_tail, tail) >
 	    tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head)) {
