@@ -47,6 +47,7 @@
 #include <linux/mutex.h>
 #include <linux/pagemap.h>
 #include <linux/parser.h>
+#include <linux/percpu_counter.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/stringify.h>
@@ -157,10 +158,17 @@ static LIST_HEAD(tcmu_dev_list);
 /*
  * Data pages of all data areas (in use or kept free) and of those the
  * ones in use; each device adds its share under its cmdr_lock
- * (tcmu_acct()).
+ * (tcmu_acct()).  Per-CPU counters: no cache line shared by every
+ * allocation of every device.  Valid while tcmu_live.
  */
-static atomic_long_t tcmu_global_pages = ATOMIC_LONG_INIT(0);
-static atomic_long_t tcmu_global_in_use = ATOMIC_LONG_INIT(0);
+static struct percpu_counter tcmu_global_pages;
+static struct percpu_counter tcmu_global_in_use;
+/*
+ * Between the end of module init and the start of module exit; what
+ * module parameters may touch (the counters, the reclaim work) is there
+ * only then.  tcmu_dev_list_lock.
+ */
+static bool tcmu_live;
 /* Bit 0: the reclaim work was queued for global_max_data_area_mb. */
 static unsigned long tcmu_budget_kicked;
 
@@ -356,8 +364,14 @@ static int tcmu_global_max_set(const char *val, const struct kernel_param *kp)
 		return -EINVAL;
 	}
 	WRITE_ONCE(tcmu_global_max_mb, mb);
-	/* Over a lowered limit, kept pages go back at once. */
-	mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
+	/*
+	 * Over a lowered limit, kept pages go back at once; but not before
+	 * init or after exit, which would leave the work queued.
+	 */
+	mutex_lock(&tcmu_dev_list_lock);
+	if (tcmu_live)
+		mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
+	mutex_unlock(&tcmu_dev_list_lock);
 	return 0;
 }
 
@@ -378,14 +392,16 @@ MODULE_PARM_DESC(global_max_data_area_mb,
 /* kp->arg: the counter to show, or NULL for the kept ones (all - in use). */
 static int tcmu_global_pages_get(char *buf, const struct kernel_param *kp)
 {
-	long v;
+	s64 v = 0;
 
-	if (kp->arg)
-		v = atomic_long_read(kp->arg);
-	else
-		v = atomic_long_read(&tcmu_global_pages) -
-		    atomic_long_read(&tcmu_global_in_use);
-	return sprintf(buf, "%ld\n", max(v, 0L));
+	mutex_lock(&tcmu_dev_list_lock);
+	if (tcmu_live && kp->arg)
+		v = percpu_counter_sum(kp->arg);
+	else if (tcmu_live)
+		v = percpu_counter_sum(&tcmu_global_pages) -
+		    percpu_counter_sum(&tcmu_global_in_use);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return sprintf(buf, "%lld\n", max_t(s64, v, 0));
 }
 
 static const struct kernel_param_ops tcmu_global_pages_ops = {
@@ -866,7 +882,7 @@ static long tcmu_global_limit(void)
  */
 static void tcmu_acct(struct tcmu_device *td)
 {
-	long pages = 0, in_use = 0, total;
+	long pages = 0, in_use = 0;
 
 	if (td->ready) {
 		long ppb = td->da.blk_pages;
@@ -874,10 +890,14 @@ static void tcmu_acct(struct tcmu_device *td)
 		pages = td->da.blocks_present * ppb;
 		in_use = td->da.blocks_in_use * ppb;
 	}
-	total = atomic_long_add_return(pages - td->acct_pages,
-				       &tcmu_global_pages);
-	atomic_long_add(in_use - td->acct_in_use, &tcmu_global_in_use);
-	if (pages > td->acct_pages && total > tcmu_global_limit() &&
+	if (pages != td->acct_pages)
+		percpu_counter_add(&tcmu_global_pages, pages - td->acct_pages);
+	if (in_use != td->acct_in_use)
+		percpu_counter_add(&tcmu_global_in_use,
+				   in_use - td->acct_in_use);
+	/* Off by at most a per-CPU batch: good enough for a target. */
+	if (pages > td->acct_pages &&
+	    percpu_counter_read(&tcmu_global_pages) > tcmu_global_limit() &&
 	    !test_and_set_bit(0, &tcmu_budget_kicked))
 		mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
 	else if (pages > in_use && !delayed_work_pending(&tcmu_reclaim_work))
@@ -1217,7 +1237,7 @@ static void tcmu_reclaim_fn(struct work_struct *work)
 {
 	static unsigned long last_tick;
 	struct tcmu_device *td;
-	long over;
+	s64 over;
 
 	clear_bit(0, &tcmu_budget_kicked);
 	mutex_lock(&tcmu_dev_list_lock);
@@ -1232,13 +1252,13 @@ static void tcmu_reclaim_fn(struct work_struct *work)
 		}
 	}
 
-	over = atomic_long_read(&tcmu_global_pages) - tcmu_global_limit();
+	over = percpu_counter_sum(&tcmu_global_pages) - tcmu_global_limit();
 	if (over > 0)
 		tcmu_reclaim_devs(over, true, TCMU_RECLAIM_BUDGET);
 	mutex_unlock(&tcmu_dev_list_lock);
 
-	if (atomic_long_read(&tcmu_global_pages) >
-	    atomic_long_read(&tcmu_global_in_use))
+	if (percpu_counter_sum(&tcmu_global_pages) >
+	    percpu_counter_sum(&tcmu_global_in_use))
 		queue_delayed_work(system_wq, &tcmu_reclaim_work,
 				   TCMU_RECLAIM_PERIOD);
 }
@@ -1252,8 +1272,8 @@ static void tcmu_reclaim_fn(struct work_struct *work)
 static unsigned long tcmu_shrink_count(struct shrinker *shrinker,
 				       struct shrink_control *sc)
 {
-	long kept = atomic_long_read(&tcmu_global_pages) -
-		    atomic_long_read(&tcmu_global_in_use);
+	s64 kept = percpu_counter_read_positive(&tcmu_global_pages) -
+		   percpu_counter_read_positive(&tcmu_global_in_use);
 
 	return kept > 0 ? kept : SHRINK_EMPTY;
 }
@@ -3191,9 +3211,17 @@ static int __init tcmu_init(void)
 	BUILD_BUG_ON(TCMU_DATA_OFF % PAGE_SIZE);
 	BUILD_BUG_ON(ARRAY_SIZE(tcmu_req_state_name) != TCMU_REQ_NR_STATES);
 
+	ret = percpu_counter_init(&tcmu_global_pages, 0, GFP_KERNEL);
+	if (ret)
+		return ret;
+	ret = percpu_counter_init(&tcmu_global_in_use, 0, GFP_KERNEL);
+	if (ret)
+		goto err_pages;
 	tcmu_req_cache = KMEM_CACHE(tcmu_req, 0);
-	if (!tcmu_req_cache)
-		return -ENOMEM;
+	if (!tcmu_req_cache) {
+		ret = -ENOMEM;
+		goto err_in_use;
+	}
 	tcmu_req_pool = mempool_create_slab_pool(TCMU_REQ_RESERVE,
 						 tcmu_req_cache);
 	if (!tcmu_req_pool) {
@@ -3218,6 +3246,9 @@ static int __init tcmu_init(void)
 	ret = transport_backend_register(&tcmu_backend_ops);
 	if (ret)
 		goto err_shrinker;
+	mutex_lock(&tcmu_dev_list_lock);
+	tcmu_live = true;
+	mutex_unlock(&tcmu_dev_list_lock);
 	return 0;
 
 err_shrinker:
@@ -3231,9 +3262,11 @@ err_root:
 err_pool:
 	mempool_destroy(tcmu_req_pool);
 err_cache:
-	/* global_max_data_area_mb= at load time queues the reclaim work. */
-	cancel_delayed_work_sync(&tcmu_reclaim_work);
 	kmem_cache_destroy(tcmu_req_cache);
+err_in_use:
+	percpu_counter_destroy(&tcmu_global_in_use);
+err_pages:
+	percpu_counter_destroy(&tcmu_global_pages);
 	return ret;
 }
 
@@ -3241,7 +3274,13 @@ static void __exit tcmu_exit(void)
 {
 	target_backend_unregister(&tcmu_backend_ops);
 	unregister_shrinker(&tcmu_shrinker);
-	/* No device is left: nothing queues the work again. */
+	/*
+	 * No device is left, and from here on the module parameters do not
+	 * touch the counters or queue the work: nothing queues it again.
+	 */
+	mutex_lock(&tcmu_dev_list_lock);
+	tcmu_live = false;
+	mutex_unlock(&tcmu_dev_list_lock);
 	cancel_delayed_work_sync(&tcmu_reclaim_work);
 	kfree(tcmu_attrib_attrs);
 	genl_unregister_family(&tcmu_nl_family);
@@ -3250,6 +3289,8 @@ static void __exit tcmu_exit(void)
 	rcu_barrier();
 	mempool_destroy(tcmu_req_pool);
 	kmem_cache_destroy(tcmu_req_cache);
+	percpu_counter_destroy(&tcmu_global_in_use);
+	percpu_counter_destroy(&tcmu_global_pages);
 }
 
 module_init(tcmu_init);
