@@ -2298,7 +2298,11 @@ static int tcmu_configure_device(struct se_device *dev)
 
 	info->version = __stringify(TCMU_MAILBOX_VERSION);
 	info->mem[0].name = "tcm-user command & data buffer";
-	info->mem[0].addr = (phys_addr_t)(uintptr_t)td->ring;
+	/*
+	 * Shown in sysfs (maps/map0/addr), used by nothing: stock shows the
+	 * ring's kernel address there, we show none.
+	 */
+	info->mem[0].addr = 0;
 	info->mem[0].size = TCMU_MAP_SIZE;
 	info->mem[0].memtype = UIO_MEM_NONE;
 	info->irqcontrol = tcmu_uio_irqcontrol;
