@@ -685,7 +685,10 @@ static int tcmu_nl_event_new(struct tcmu_device *td, enum tcmu_genl_cmd cmd,
 	hdr = genlmsg_put(skb, 0, 0, &tcmu_nl_family, 0, cmd);
 	if (!hdr)
 		goto fail;
+	/* A dev_config store may replace the name: see tcmu_swap_uio_name(). */
+	mutex_lock(&td->uio.uio_dev->info_lock);
 	ret = nla_put_string(skb, TCMU_ATTR_DEVICE, td->uio.name);
+	mutex_unlock(&td->uio.uio_dev->info_lock);
 	if (ret < 0)
 		goto fail;
 	ret = nla_put_u32(skb, TCMU_ATTR_MINOR, td->uio.uio_dev->minor);
@@ -2206,21 +2209,36 @@ static void tcmu_dev_put(struct tcmu_device *td)
 	kref_put(&td->kref, tcmu_dev_release);
 }
 
-static int tcmu_set_uio_name(struct tcmu_device *td)
+/* The UIO device's name, which handlers match: a new kmalloc()ed string. */
+static char *tcmu_uio_name(struct tcmu_device *td)
 {
 	struct tcmu_hba *th = td->hba->hba_ptr;
-	char *name;
 
 	if (td->dev_config[0])
-		name = kasprintf(GFP_KERNEL, "tcm-user/%u/%s/%s", th->host_id,
+		return kasprintf(GFP_KERNEL, "tcm-user/%u/%s/%s", th->host_id,
 				 td->name, td->dev_config);
-	else
-		name = kasprintf(GFP_KERNEL, "tcm-user/%u/%s", th->host_id,
-				 td->name);
+	return kasprintf(GFP_KERNEL, "tcm-user/%u/%s", th->host_id, td->name);
+}
+
+/*
+ * Give the registered UIO device a new name (dev_config changed).  UIO's
+ * sysfs "name" and our netlink events read it under the UIO device's
+ * info_lock, so the old one is freed only once no reader can hold it.
+ */
+static int tcmu_swap_uio_name(struct tcmu_device *td)
+{
+	struct uio_device *idev = td->uio.uio_dev;
+	const char *old;
+	char *name;
+
+	name = tcmu_uio_name(td);
 	if (!name)
 		return -ENOMEM;
-	kfree(td->uio.name);
+	mutex_lock(&idev->info_lock);
+	old = td->uio.name;
 	td->uio.name = name;
+	mutex_unlock(&idev->info_lock);
+	kfree(old);
 	return 0;
 }
 
@@ -2286,9 +2304,10 @@ static int tcmu_configure_device(struct se_device *dev)
 	struct uio_info *info = &td->uio;
 	int ret;
 
-	ret = tcmu_set_uio_name(td);
-	if (ret)
-		return ret;
+	kfree(info->name);
+	info->name = tcmu_uio_name(td);
+	if (!info->name)
+		return -ENOMEM;
 
 	mutex_lock(&td->cmdr_lock);
 	ret = tcmu_setup_ring(td);
@@ -2813,7 +2832,7 @@ static ssize_t tcmu_dev_config_store(struct config_item *item,
 			return ret;
 		}
 		strscpy(td->dev_config, page, TCMU_CONFIG_LEN);
-		ret = tcmu_set_uio_name(td);
+		ret = tcmu_swap_uio_name(td);
 		if (ret)
 			return ret;
 		return count;
