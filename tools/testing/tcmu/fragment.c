@@ -18,12 +18,14 @@
  * What is left of order >= K then is the memory the watermarks kept from
  * the fill: the kernel's own order-K allocations take it, in AF_PACKET
  * receive rings of order-K blocks (held until exit), until the kernel
- * gives no more, in the zone DMA too.  The caller turns compaction off
+ * gives no more, in the zone DMA too; again, up to GRAB_ROUNDS times,
+ * while pages other tasks free merge into new blocks of order >= K.  The caller turns compaction off
  * (vm.extfrag_threshold 1000, vm.compaction_proactiveness 0), else those
  * allocations would compact.  The verdict leaves the zone DMA (the first
  * 16 MiB) out: the kernel keeps part of it for allocations that need it
  * (lowmem_reserve), and a block there may stay.
- * Prints per-zone counts and a "before:" line, how many rings it took,
+ * Prints per-zone counts and a "before:" line, how many rings each round
+ * took,
  * the per-zone counts and an "after:" line, then
  * "fragmented: yes" or "fragmented: no (N blocks of order>=K left)", then
  * "ready", and holds its memory until SIGTERM or SIGINT; exits 0 then.
@@ -151,6 +153,7 @@ static void meminfo(unsigned long *free, unsigned long *avail)
  */
 #define RING_BLOCKS	8
 #define MAX_RINGS	512
+#define GRAB_ROUNDS	5
 static int grab(void)
 {
 	unsigned long blocks, pages, before, after;
@@ -193,6 +196,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long reserve = 16, chunk = 2, blocks, pages, free, avail;
 	unsigned long nchunks = 0, held = 0, i, off;
+	int round;
 	char **chunks = NULL, *p;
 	struct sigaction sa;
 	sigset_t old;
@@ -256,10 +260,18 @@ int main(int argc, char **argv)
 				die("madvise(MADV_DONTNEED)");
 		held += chunk * MIB / PAGE / 2;
 	}
-	if (order > 0) {
+	/*
+	 * Pages other tasks free meanwhile merge into new blocks of order
+	 * >= K: take those too, a few rounds, until none is left.
+	 */
+	for (round = 0; order > 0 && round < GRAB_ROUNDS; round++) {
 		i = grab();
 		printf("kernel rings of order-%d blocks taken: %lu (%lu MiB at most)\n",
 		       order, i, i * RING_BLOCKS * (PAGE << order) / MIB);
+		buddyinfo(&blocks, &pages, NULL, 0);
+		if (!blocks)
+			break;
+		sleep(1);
 	}
 
 	buddyinfo(&blocks, &pages, NULL, 1);
