@@ -135,45 +135,8 @@
 #define TCMU_MB_TO_PAGES(mb)	((size_t)(mb) << (20 - PAGE_SHIFT))
 
 /* ---------------------------------------------------------------------
- * Module state
+ * Types
  */
-
-static int tcmu_global_max_mb = TCMU_GLOBAL_MB_DEF;
-static u8 tcmu_nl_blocked;		/* block_netlink */
-static u8 tcmu_nl_reply_feature;	/* set by TCMU_CMD_SET_FEATURES */
-
-static struct device *tcmu_root;
-static struct kmem_cache *tcmu_req_cache;
-static mempool_t *tcmu_req_pool;	/* over tcmu_req_cache */
-
-/*
- * Protects tcmu_dev_list; taken before any device's cmdr_lock.  The
- * reclaim work takes both with mutex_lock(); the shrinker only ever
- * mutex_trylock()s either.
- */
-static DEFINE_MUTEX(tcmu_dev_list_lock);
-/* Configured devices: what the reclaim work and the shrinker walk. */
-static LIST_HEAD(tcmu_dev_list);
-
-/*
- * Data pages of all data areas (in use or kept free) and of those the
- * ones in use; each device adds its share under its cmdr_lock
- * (tcmu_acct()).  Per-CPU counters: no cache line shared by every
- * allocation of every device.  Valid while tcmu_live.
- */
-static struct percpu_counter tcmu_global_pages;
-static struct percpu_counter tcmu_global_in_use;
-/*
- * Between the end of module init and the start of module exit; what
- * module parameters may touch (the counters, the reclaim work) is there
- * only then.  tcmu_dev_list_lock.
- */
-static bool tcmu_live;
-/* Bit 0: the reclaim work was queued for global_max_data_area_mb. */
-static unsigned long tcmu_budget_kicked;
-
-static void tcmu_reclaim_fn(struct work_struct *work);
-static DECLARE_DELAYED_WORK(tcmu_reclaim_work, tcmu_reclaim_fn);
 
 /* Why kept-free pages were given back: data_pages_reclaimed_<cause>. */
 enum tcmu_reclaim_cause {
@@ -190,10 +153,6 @@ enum tcmu_nomem {
 	TCMU_NOMEM_CMD_ID,	/* an XArray node for the command id */
 	TCMU_NOMEM_NR,
 };
-
-/* Protects tcmu_nl_waits and every struct tcmu_nl_wait's fields. */
-static DEFINE_MUTEX(tcmu_nl_lock);
-static LIST_HEAD(tcmu_nl_waits);
 
 struct tcmu_hba {
 	u32 host_id;
@@ -302,27 +261,6 @@ enum tcmu_req_state {
 	TCMU_REQ_NR_STATES,
 };
 
-static const char * const tcmu_req_state_name[] = {
-	[TCMU_REQ_NEW] = "new",
-	[TCMU_REQ_QFULL] = "qfull",
-	[TCMU_REQ_RING] = "ring",
-	[TCMU_REQ_TIMEDOUT] = "timedout",
-	[TCMU_REQ_KEPT] = "kept",
-	[TCMU_REQ_DONE] = "done",
-};
-
-#define TCMU_REQ_TO(s)	BIT(TCMU_REQ_##s)
-/* Allowed transitions: tcmu_req_next[from] has bit "to" set. */
-static const u8 tcmu_req_next[TCMU_REQ_NR_STATES] = {
-	[TCMU_REQ_NEW] = TCMU_REQ_TO(QFULL) | TCMU_REQ_TO(RING) |
-			 TCMU_REQ_TO(DONE),
-	[TCMU_REQ_QFULL] = TCMU_REQ_TO(RING) | TCMU_REQ_TO(DONE),
-	[TCMU_REQ_RING] = TCMU_REQ_TO(TIMEDOUT) | TCMU_REQ_TO(KEPT) |
-			  TCMU_REQ_TO(DONE),
-	[TCMU_REQ_TIMEDOUT] = TCMU_REQ_TO(KEPT) | TCMU_REQ_TO(DONE),
-	[TCMU_REQ_KEPT] = TCMU_REQ_TO(DONE),
-};
-
 struct tcmu_req {
 	struct tcmu_device *td;
 	struct se_cmd *se_cmd;	/* NULL once the se_cmd was completed */
@@ -348,77 +286,26 @@ struct tcmu_tmr_msg {
 	u16 ids[];
 };
 
+/* Data window offset of block @blk, as the handler sees it. */
+static u64 tcmu_blk_off(const struct tcmu_device *td, u32 blk)
+{
+	return TCMU_DATA_OFF + (u64)blk * td->da.blk_size;
+}
+
+/* =====================================================================
+ * Netlink: the TCM-USER family and its module parameters
+ */
+
+static u8 tcmu_nl_blocked;		/* block_netlink */
+static u8 tcmu_nl_reply_feature;	/* set by TCMU_CMD_SET_FEATURES */
+
+/* Protects tcmu_nl_waits and every struct tcmu_nl_wait's fields. */
+static DEFINE_MUTEX(tcmu_nl_lock);
+static LIST_HEAD(tcmu_nl_waits);
+
 /* ---------------------------------------------------------------------
  * Module parameters
  */
-
-static int tcmu_global_max_set(const char *val, const struct kernel_param *kp)
-{
-	int mb, ret;
-
-	ret = kstrtoint(val, 10, &mb);
-	if (ret)
-		return -EINVAL;
-	if (mb <= 0) {
-		pr_err("global_max_data_area_mb must be larger than 0\n");
-		return -EINVAL;
-	}
-	WRITE_ONCE(tcmu_global_max_mb, mb);
-	/*
-	 * Over a lowered limit, kept pages go back at once; but not before
-	 * init or after exit, which would leave the work queued.
-	 */
-	mutex_lock(&tcmu_dev_list_lock);
-	if (tcmu_live)
-		mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
-	mutex_unlock(&tcmu_dev_list_lock);
-	return 0;
-}
-
-static int tcmu_global_max_get(char *buf, const struct kernel_param *kp)
-{
-	return sprintf(buf, "%d\n", READ_ONCE(tcmu_global_max_mb));
-}
-
-static const struct kernel_param_ops tcmu_global_max_ops = {
-	.set = tcmu_global_max_set,
-	.get = tcmu_global_max_get,
-};
-
-module_param_cb(global_max_data_area_mb, &tcmu_global_max_ops, NULL, 0644);
-MODULE_PARM_DESC(global_max_data_area_mb,
-		 "Max MBs allowed to be allocated to all the tcmu device's data areas.");
-
-/* kp->arg: the counter to show, or NULL for the kept ones (all - in use). */
-static int tcmu_global_pages_get(char *buf, const struct kernel_param *kp)
-{
-	s64 v = 0;
-
-	mutex_lock(&tcmu_dev_list_lock);
-	if (tcmu_live && kp->arg)
-		v = percpu_counter_sum(kp->arg);
-	else if (tcmu_live)
-		v = percpu_counter_sum(&tcmu_global_pages) -
-		    percpu_counter_sum(&tcmu_global_in_use);
-	mutex_unlock(&tcmu_dev_list_lock);
-	return sprintf(buf, "%lld\n", max_t(s64, v, 0));
-}
-
-static const struct kernel_param_ops tcmu_global_pages_ops = {
-	.get = tcmu_global_pages_get,
-};
-
-module_param_cb(global_data_pages, &tcmu_global_pages_ops,
-		&tcmu_global_pages, 0444);
-MODULE_PARM_DESC(global_data_pages,
-		 "Data pages of all devices; above global_max_data_area_mb kept ones go back (read-only).");
-module_param_cb(global_data_pages_in_use, &tcmu_global_pages_ops,
-		&tcmu_global_in_use, 0444);
-MODULE_PARM_DESC(global_data_pages_in_use,
-		 "Data pages of all devices held by commands (read-only).");
-module_param_cb(global_data_pages_kept, &tcmu_global_pages_ops, NULL, 0444);
-MODULE_PARM_DESC(global_data_pages_kept,
-		 "Data pages of all devices kept free for reuse (read-only).");
 
 static int tcmu_nl_block_get(char *buf, const struct kernel_param *kp)
 {
@@ -781,95 +668,116 @@ static int tcmu_put_write_cache(struct sk_buff *skb, const void *arg)
 	return nla_put_u8(skb, TCMU_ATTR_WRITECACHE, *(const u8 *)arg);
 }
 
-/* ---------------------------------------------------------------------
- * Ring helpers.  Offsets are bytes from the start of the command ring.
+/* =====================================================================
+ * Reclaim: giving kept-free data pages back (decay, idle, budget, shrinker)
  */
 
-/* Make kernel writes visible to a handler on a virtually indexed cache. */
-static void tcmu_flush_ring(void *addr, size_t len)
+static int tcmu_global_max_mb = TCMU_GLOBAL_MB_DEF;
+
+/*
+ * Protects tcmu_dev_list; taken before any device's cmdr_lock.  The
+ * reclaim work takes both with mutex_lock(); the shrinker only ever
+ * mutex_trylock()s either.
+ */
+static DEFINE_MUTEX(tcmu_dev_list_lock);
+/* Configured devices: what the reclaim work and the shrinker walk. */
+static LIST_HEAD(tcmu_dev_list);
+
+/*
+ * Data pages of all data areas (in use or kept free) and of those the
+ * ones in use; each device adds its share under its cmdr_lock
+ * (tcmu_acct()).  Per-CPU counters: no cache line shared by every
+ * allocation of every device.  Valid while tcmu_live.
+ */
+static struct percpu_counter tcmu_global_pages;
+static struct percpu_counter tcmu_global_in_use;
+/*
+ * Between the end of module init and the start of module exit; what
+ * module parameters may touch (the counters, the reclaim work) is there
+ * only then.  tcmu_dev_list_lock.
+ */
+static bool tcmu_live;
+/* Bit 0: the reclaim work was queued for global_max_data_area_mb. */
+static unsigned long tcmu_budget_kicked;
+
+static void tcmu_reclaim_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(tcmu_reclaim_work, tcmu_reclaim_fn);
+
+/* ---------------------------------------------------------------------
+ * Module parameters
+ */
+
+static int tcmu_global_max_set(const char *val, const struct kernel_param *kp)
 {
-#ifdef ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
-	void *p = PTR_ALIGN_DOWN(addr, PAGE_SIZE);
+	int mb, ret;
 
-	for (; p < addr + len; p += PAGE_SIZE)
-		flush_dcache_page(vmalloc_to_page(p));
-#endif
-}
-
-/* Bytes from @from forward to @to, going round the ring. */
-static u32 tcmu_ring_dist(const struct tcmu_device *td, u32 from, u32 to)
-{
-	return to >= from ? to - from : td->cmdr_size - from + to;
-}
-
-/* Room for an entry of @size bytes (and a PAD before it, if needed)? */
-static bool tcmu_ring_room(const struct tcmu_device *td, u32 size)
-{
-	u32 used = tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head);
-	u32 to_end = td->cmdr_size - td->cmdr_head;
-	u32 need = size;
-
-	if (to_end < size)
-		need += to_end;
-	/* One alignment unit stays empty: head == tail means empty. */
-	return (u64)used + need + TCMU_OP_ALIGN_SIZE <= td->cmdr_size;
-}
-
-/* Claim @size contiguous bytes at the head, padding to the end if short. */
-static void *tcmu_ring_claim(struct tcmu_device *td, u32 size)
-{
-	u32 to_end = td->cmdr_size - td->cmdr_head;
-
-	if (to_end < size) {
-		struct tcmu_cmd_entry_hdr *pad = td->cmdr + td->cmdr_head;
-		u32 len_op = 0;
-
-		tcmu_hdr_set_op(&len_op, TCMU_OP_PAD);
-		tcmu_hdr_set_len(&len_op, to_end);
-		pad->len_op = len_op;
-		pad->cmd_id = 0;
-		pad->kflags = 0;
-		pad->uflags = 0;
-		tcmu_flush_ring(pad, sizeof(*pad));
-		td->cmdr_head = 0;
+	ret = kstrtoint(val, 10, &mb);
+	if (ret)
+		return -EINVAL;
+	if (mb <= 0) {
+		pr_err("global_max_data_area_mb must be larger than 0\n");
+		return -EINVAL;
 	}
-	return td->cmdr + td->cmdr_head;
+	WRITE_ONCE(tcmu_global_max_mb, mb);
+	/*
+	 * Over a lowered limit, kept pages go back at once; but not before
+	 * init or after exit, which would leave the work queued.
+	 */
+	mutex_lock(&tcmu_dev_list_lock);
+	if (tcmu_live)
+		mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return 0;
 }
 
-/* Publish every entry claimed so far and advance the head past @size. */
-static void tcmu_ring_publish(struct tcmu_device *td, u32 size)
+static int tcmu_global_max_get(char *buf, const struct kernel_param *kp)
 {
-	td->cmdr_head = (td->cmdr_head + size) % td->cmdr_size;
-	/* Entries first, then the head that makes them visible. */
-	smp_store_release(&td->mb->cmd_head, td->cmdr_head);
-	tcmu_flush_ring(td->mb, sizeof(*td->mb));
+	return sprintf(buf, "%d\n", READ_ONCE(tcmu_global_max_mb));
 }
 
-static void tcmu_kick(struct tcmu_device *td)
+static const struct kernel_param_ops tcmu_global_max_ops = {
+	.set = tcmu_global_max_set,
+	.get = tcmu_global_max_get,
+};
+
+module_param_cb(global_max_data_area_mb, &tcmu_global_max_ops, NULL, 0644);
+MODULE_PARM_DESC(global_max_data_area_mb,
+		 "Max MBs allowed to be allocated to all the tcmu device's data areas.");
+
+/* kp->arg: the counter to show, or NULL for the kept ones (all - in use). */
+static int tcmu_global_pages_get(char *buf, const struct kernel_param *kp)
 {
-	if (!test_bit(TCMU_DEV_PLUGGED, &td->flags))
-		uio_event_notify(&td->uio);
+	s64 v = 0;
+
+	mutex_lock(&tcmu_dev_list_lock);
+	if (tcmu_live && kp->arg)
+		v = percpu_counter_sum(kp->arg);
+	else if (tcmu_live)
+		v = percpu_counter_sum(&tcmu_global_pages) -
+		    percpu_counter_sum(&tcmu_global_in_use);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return sprintf(buf, "%lld\n", max_t(s64, v, 0));
 }
 
-/* The ring can no longer be trusted: stop reading it until reset_ring. */
-static void tcmu_broken(struct tcmu_device *td, const char *what, u32 val)
-{
-	if (!test_and_set_bit(TCMU_DEV_BROKEN, &td->flags))
-		pr_warn_ratelimited("%s: %s %u, ring is broken\n",
-				    td->name, what, val);
-}
+static const struct kernel_param_ops tcmu_global_pages_ops = {
+	.get = tcmu_global_pages_get,
+};
+
+module_param_cb(global_data_pages, &tcmu_global_pages_ops,
+		&tcmu_global_pages, 0444);
+MODULE_PARM_DESC(global_data_pages,
+		 "Data pages of all devices; above global_max_data_area_mb kept ones go back (read-only).");
+module_param_cb(global_data_pages_in_use, &tcmu_global_pages_ops,
+		&tcmu_global_in_use, 0444);
+MODULE_PARM_DESC(global_data_pages_in_use,
+		 "Data pages of all devices held by commands (read-only).");
+module_param_cb(global_data_pages_kept, &tcmu_global_pages_ops, NULL, 0444);
+MODULE_PARM_DESC(global_data_pages_kept,
+		 "Data pages of all devices kept free for reuse (read-only).");
 
 /* ---------------------------------------------------------------------
- * Requests: state, timers, data blocks
+ * Accounting and the reclaim work
  */
-
-static void tcmu_req_move(struct tcmu_req *req, enum tcmu_req_state to)
-{
-	WARN_ONCE(!(tcmu_req_next[req->state] & BIT(to)),
-		  "tcmu: bad request transition %s -> %s\n",
-		  tcmu_req_state_name[req->state], tcmu_req_state_name[to]);
-	req->state = to;
-}
 
 static long tcmu_global_limit(void)
 {
@@ -910,209 +818,35 @@ static void tcmu_acct(struct tcmu_device *td)
 	td->acct_in_use = in_use;
 }
 
-static void tcmu_req_put_blocks(struct tcmu_req *req)
-{
-	if (req->has_blks) {
-		tcmu_da_free(&req->td->da, req->blks, req->nr_blks);
-		req->has_blks = false;
-		tcmu_acct(req->td);
-	}
-}
-
-/* -> DONE: give back the blocks and the request; the id is the caller's. */
-static void tcmu_req_free(struct tcmu_req *req)
-{
-	tcmu_req_move(req, TCMU_REQ_DONE);
-	tcmu_req_put_blocks(req);
-	if (req->blks != req->inline_blks)
-		kfree(req->blks);
-	mempool_free(req, tcmu_req_pool);
-}
-
-static struct tcmu_req *tcmu_req_alloc(struct tcmu_device *td,
-				       struct se_cmd *se_cmd)
-{
-	u32 blk = td->pages_per_blk << PAGE_SHIFT;
-	struct tcmu_req *req;
-	struct scatterlist *sg;
-	unsigned int i;
-
-	/* Sleeps for a reserved request rather than fail. */
-	req = mempool_alloc(tcmu_req_pool, GFP_NOIO);
-	memset(req, 0, sizeof(*req));
-	INIT_LIST_HEAD(&req->node);
-	req->td = td;
-	req->se_cmd = se_cmd;
-	req->state = TCMU_REQ_NEW;
-	req->data_len = se_cmd->data_length;
-	if (se_cmd->se_cmd_flags & SCF_BIDI) {
-		for_each_sg(se_cmd->t_bidi_data_sg, sg,
-			    se_cmd->t_bidi_data_nents, i)
-			req->bidi_len += sg->length;
-	}
-	req->nr_bidi_blks = DIV_ROUND_UP(req->bidi_len, blk);
-	req->nr_blks = DIV_ROUND_UP(req->data_len, blk) + req->nr_bidi_blks;
-
-	/* A longer list is allocated by tcmu_place(), which may wait. */
-	if (req->nr_blks <= TCMU_INLINE_BLKS)
-		req->blks = req->inline_blks;
-	return req;
-}
-
-static void tcmu_req_set_deadline(struct tcmu_req *req, unsigned int ms)
-{
-	req->timed = ms != 0;
-	if (req->timed)
-		req->deadline = round_jiffies_up(jiffies +
-						 msecs_to_jiffies(ms));
-}
-
-/* Point @timer at the first deadline of @list, or at nothing. */
-static void tcmu_arm_timer(struct tcmu_device *td, struct timer_list *timer,
-			   struct list_head *list, bool retry)
-{
-	struct tcmu_req *req;
-	unsigned long when = 0;
-	bool any = false;
-
-	if (test_bit(TCMU_DEV_GONE, &td->flags))
-		return;
-	list_for_each_entry(req, list, node) {
-		if (req->timed) {
-			when = req->deadline;
-			any = true;
-			break;
-		}
-	}
-	if (retry && (!any || time_before(jiffies + TCMU_NOMEM_RETRY, when))) {
-		when = jiffies + TCMU_NOMEM_RETRY;
-		any = true;
-	}
-	if (any)
-		mod_timer(timer, when);
-	else
-		del_timer(timer);
-}
-
-static void tcmu_arm_timers(struct tcmu_device *td)
-{
-	tcmu_arm_timer(td, &td->ring_timer, &td->ring_list, false);
-	tcmu_arm_timer(td, &td->qfull_timer, &td->qfull_list, td->nomem_retry);
-}
-
-/* Data window offset of block @blk, as the handler sees it. */
-static u64 tcmu_blk_off(const struct tcmu_device *td, u32 blk)
-{
-	return TCMU_DATA_OFF + (u64)blk * td->da.blk_size;
-}
-
-/* Number of iovecs for blocks @blks[0 .. n-1]: one per contiguous run. */
-static u32 tcmu_count_runs(const u32 *blks, u32 n)
-{
-	u32 i, runs = 0;
-
-	for (i = 0; i < n; i++)
-		if (!i || blks[i] != blks[i - 1] + 1)
-			runs++;
-	return runs;
-}
-
-/* Describe @len bytes in blocks @blks as iovecs; returns the next iovec. */
-static struct iovec *tcmu_fill_iovs(struct tcmu_device *td,
-				    struct iovec *iov, const u32 *blks,
-				    u32 n, u32 len)
-{
-	u32 i, chunk;
-
-	for (i = 0; i < n; i++) {
-		chunk = min(len, td->da.blk_size);
-		len -= chunk;
-		if (i && blks[i] == blks[i - 1] + 1) {
-			iov[-1].iov_len += chunk;
-			continue;
-		}
-		iov->iov_base = (void __user *)(uintptr_t)tcmu_blk_off(td,
-								     blks[i]);
-		iov->iov_len = chunk;
-		iov++;
-	}
-	return iov;
-}
-
 /*
- * Copy @len bytes between a scatterlist and the blocks @blks (in order),
- * a page of a block at a time.
- * @to_blocks: true for sg -> data area, false for data area -> sg.
+ * tcmu_da_reclaim()'s zap callback, for the blocks @first .. @first + @nr
+ * - 1.  Waits for a fault in progress on each page (it holds the page lock
+ * until its PTE is in; the PTE page was preallocated before ->fault, so
+ * that fault does not enter reclaim with the page locked), then removes
+ * the handler's mappings of the whole run with one unmap (one TLB
+ * shootdown).  cmdr_lock held.
  */
-static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
-			 struct scatterlist *sg, unsigned int nents,
-			 u32 len, bool to_blocks)
+static void tcmu_zap_blocks(void *priv, u32 first, u32 nr)
 {
+	struct tcmu_device *td = priv;
 	u32 bsz = td->da.blk_size;
-	struct sg_mapping_iter it;
-	u32 done = 0;
+	struct page *page;
+	u32 blk, i;
 
-	sg_miter_start(&it, sg, nents, SG_MITER_ATOMIC |
-		       (to_blocks ? SG_MITER_FROM_SG : SG_MITER_TO_SG));
-	while (done < len && sg_miter_next(&it)) {
-		size_t n = min_t(size_t, it.length, len - done);
-		size_t off = 0;
-
-		while (off < n) {
-			u32 in_blk = done % bsz;
-			u32 in_pg = offset_in_page(in_blk);
-			size_t chunk = min_t(size_t, n - off, PAGE_SIZE - in_pg);
-			struct page *page;
-			void *b;
-
-			page = tcmu_da_page(&td->da, blks[done / bsz],
-					    in_blk >> PAGE_SHIFT);
-			if (WARN_ON_ONCE(!page))
-				goto out;
-			b = kmap_local_page(page);
-			if (to_blocks) {
-				memcpy(b + in_pg, it.addr + off, chunk);
-				flush_dcache_page(page);
-			} else {
-				flush_dcache_page(page);
-				memcpy(it.addr + off, b + in_pg, chunk);
-			}
-			kunmap_local(b);
-			off += chunk;
-			done += chunk;
+	lockdep_assert_held(&td->cmdr_lock);
+	for (blk = first; blk < first + nr; blk++) {
+		for (i = 0; i < td->da.blk_pages; i++) {
+			page = tcmu_da_page(&td->da, blk, i);
+			if (!page)
+				break;
+			lock_page(page);
+			unlock_page(page);
 		}
-		it.consumed = n;
 	}
-out:
-	sg_miter_stop(&it);
+	if (td->inode)
+		unmap_mapping_range(td->inode->i_mapping,
+				    tcmu_blk_off(td, first), (u64)nr * bsz, 1);
 }
-
-/* ---------------------------------------------------------------------
- * Submission: NEW/QFULL -> RING
- */
-
-enum tcmu_place {
-	TCMU_PLACED,	/* the request is in the ring */
-	TCMU_WAIT,	/* no room in the ring or data area: wait */
-	TCMU_FAIL,	/* cannot ever run: fail it with *sense */
-};
-
-/* Bytes of a command entry with @iovs iovecs, CDB included. */
-static u32 tcmu_entry_size(u32 iovs, const unsigned char *cdb, u32 *cdb_at)
-{
-	size_t base = offsetof(struct tcmu_cmd_entry, req.iov) +
-		      (size_t)iovs * sizeof(struct iovec);
-
-	base = max(base, sizeof(struct tcmu_cmd_entry));
-	*cdb_at = base;
-	return base + round_up(scsi_command_size(cdb), TCMU_OP_ALIGN_SIZE);
-}
-
-/* ---------------------------------------------------------------------
- * Giving kept-free data pages back: decay, idle, budget, shrinker
- */
-
-static void tcmu_zap_blocks(void *priv, u32 first, u32 nr);
 
 /* No command holds data and nothing happened for a reclaim period. */
 static bool tcmu_dev_idle(const struct tcmu_device *td)
@@ -1308,6 +1042,316 @@ static struct shrinker tcmu_shrinker = {
 	.seeks = 1,
 	.batch = 0,
 };
+
+/* =====================================================================
+ * Ring: submission, queue full, TMRs, completion, timeouts
+ */
+
+static struct kmem_cache *tcmu_req_cache;
+static mempool_t *tcmu_req_pool;	/* over tcmu_req_cache */
+
+static const char * const tcmu_req_state_name[] = {
+	[TCMU_REQ_NEW] = "new",
+	[TCMU_REQ_QFULL] = "qfull",
+	[TCMU_REQ_RING] = "ring",
+	[TCMU_REQ_TIMEDOUT] = "timedout",
+	[TCMU_REQ_KEPT] = "kept",
+	[TCMU_REQ_DONE] = "done",
+};
+
+#define TCMU_REQ_TO(s)	BIT(TCMU_REQ_##s)
+/* Allowed transitions: tcmu_req_next[from] has bit "to" set. */
+static const u8 tcmu_req_next[TCMU_REQ_NR_STATES] = {
+	[TCMU_REQ_NEW] = TCMU_REQ_TO(QFULL) | TCMU_REQ_TO(RING) |
+			 TCMU_REQ_TO(DONE),
+	[TCMU_REQ_QFULL] = TCMU_REQ_TO(RING) | TCMU_REQ_TO(DONE),
+	[TCMU_REQ_RING] = TCMU_REQ_TO(TIMEDOUT) | TCMU_REQ_TO(KEPT) |
+			  TCMU_REQ_TO(DONE),
+	[TCMU_REQ_TIMEDOUT] = TCMU_REQ_TO(KEPT) | TCMU_REQ_TO(DONE),
+	[TCMU_REQ_KEPT] = TCMU_REQ_TO(DONE),
+};
+
+enum tcmu_place {
+	TCMU_PLACED,	/* the request is in the ring */
+	TCMU_WAIT,	/* no room in the ring or data area: wait */
+	TCMU_FAIL,	/* cannot ever run: fail it with *sense */
+};
+
+/* ---------------------------------------------------------------------
+ * Ring helpers.  Offsets are bytes from the start of the command ring.
+ */
+
+/* Make kernel writes visible to a handler on a virtually indexed cache. */
+static void tcmu_flush_ring(void *addr, size_t len)
+{
+#ifdef ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
+	void *p = PTR_ALIGN_DOWN(addr, PAGE_SIZE);
+
+	for (; p < addr + len; p += PAGE_SIZE)
+		flush_dcache_page(vmalloc_to_page(p));
+#endif
+}
+
+/* Bytes from @from forward to @to, going round the ring. */
+static u32 tcmu_ring_dist(const struct tcmu_device *td, u32 from, u32 to)
+{
+	return to >= from ? to - from : td->cmdr_size - from + to;
+}
+
+/* Room for an entry of @size bytes (and a PAD before it, if needed)? */
+static bool tcmu_ring_room(const struct tcmu_device *td, u32 size)
+{
+	u32 used = tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head);
+	u32 to_end = td->cmdr_size - td->cmdr_head;
+	u32 need = size;
+
+	if (to_end < size)
+		need += to_end;
+	/* One alignment unit stays empty: head == tail means empty. */
+	return (u64)used + need + TCMU_OP_ALIGN_SIZE <= td->cmdr_size;
+}
+
+/* Claim @size contiguous bytes at the head, padding to the end if short. */
+static void *tcmu_ring_claim(struct tcmu_device *td, u32 size)
+{
+	u32 to_end = td->cmdr_size - td->cmdr_head;
+
+	if (to_end < size) {
+		struct tcmu_cmd_entry_hdr *pad = td->cmdr + td->cmdr_head;
+		u32 len_op = 0;
+
+		tcmu_hdr_set_op(&len_op, TCMU_OP_PAD);
+		tcmu_hdr_set_len(&len_op, to_end);
+		pad->len_op = len_op;
+		pad->cmd_id = 0;
+		pad->kflags = 0;
+		pad->uflags = 0;
+		tcmu_flush_ring(pad, sizeof(*pad));
+		td->cmdr_head = 0;
+	}
+	return td->cmdr + td->cmdr_head;
+}
+
+/* Publish every entry claimed so far and advance the head past @size. */
+static void tcmu_ring_publish(struct tcmu_device *td, u32 size)
+{
+	td->cmdr_head = (td->cmdr_head + size) % td->cmdr_size;
+	/* Entries first, then the head that makes them visible. */
+	smp_store_release(&td->mb->cmd_head, td->cmdr_head);
+	tcmu_flush_ring(td->mb, sizeof(*td->mb));
+}
+
+static void tcmu_kick(struct tcmu_device *td)
+{
+	if (!test_bit(TCMU_DEV_PLUGGED, &td->flags))
+		uio_event_notify(&td->uio);
+}
+
+/* The ring can no longer be trusted: stop reading it until reset_ring. */
+static void tcmu_broken(struct tcmu_device *td, const char *what, u32 val)
+{
+	if (!test_and_set_bit(TCMU_DEV_BROKEN, &td->flags))
+		pr_warn_ratelimited("%s: %s %u, ring is broken\n",
+				    td->name, what, val);
+}
+
+/* ---------------------------------------------------------------------
+ * Requests: state, timers, data blocks
+ */
+
+static void tcmu_req_move(struct tcmu_req *req, enum tcmu_req_state to)
+{
+	WARN_ONCE(!(tcmu_req_next[req->state] & BIT(to)),
+		  "tcmu: bad request transition %s -> %s\n",
+		  tcmu_req_state_name[req->state], tcmu_req_state_name[to]);
+	req->state = to;
+}
+
+static void tcmu_req_put_blocks(struct tcmu_req *req)
+{
+	if (req->has_blks) {
+		tcmu_da_free(&req->td->da, req->blks, req->nr_blks);
+		req->has_blks = false;
+		tcmu_acct(req->td);
+	}
+}
+
+/* -> DONE: give back the blocks and the request; the id is the caller's. */
+static void tcmu_req_free(struct tcmu_req *req)
+{
+	tcmu_req_move(req, TCMU_REQ_DONE);
+	tcmu_req_put_blocks(req);
+	if (req->blks != req->inline_blks)
+		kfree(req->blks);
+	mempool_free(req, tcmu_req_pool);
+}
+
+static struct tcmu_req *tcmu_req_alloc(struct tcmu_device *td,
+				       struct se_cmd *se_cmd)
+{
+	u32 blk = td->pages_per_blk << PAGE_SHIFT;
+	struct tcmu_req *req;
+	struct scatterlist *sg;
+	unsigned int i;
+
+	/* Sleeps for a reserved request rather than fail. */
+	req = mempool_alloc(tcmu_req_pool, GFP_NOIO);
+	memset(req, 0, sizeof(*req));
+	INIT_LIST_HEAD(&req->node);
+	req->td = td;
+	req->se_cmd = se_cmd;
+	req->state = TCMU_REQ_NEW;
+	req->data_len = se_cmd->data_length;
+	if (se_cmd->se_cmd_flags & SCF_BIDI) {
+		for_each_sg(se_cmd->t_bidi_data_sg, sg,
+			    se_cmd->t_bidi_data_nents, i)
+			req->bidi_len += sg->length;
+	}
+	req->nr_bidi_blks = DIV_ROUND_UP(req->bidi_len, blk);
+	req->nr_blks = DIV_ROUND_UP(req->data_len, blk) + req->nr_bidi_blks;
+
+	/* A longer list is allocated by tcmu_place(), which may wait. */
+	if (req->nr_blks <= TCMU_INLINE_BLKS)
+		req->blks = req->inline_blks;
+	return req;
+}
+
+static void tcmu_req_set_deadline(struct tcmu_req *req, unsigned int ms)
+{
+	req->timed = ms != 0;
+	if (req->timed)
+		req->deadline = round_jiffies_up(jiffies +
+						 msecs_to_jiffies(ms));
+}
+
+/* Point @timer at the first deadline of @list, or at nothing. */
+static void tcmu_arm_timer(struct tcmu_device *td, struct timer_list *timer,
+			   struct list_head *list, bool retry)
+{
+	struct tcmu_req *req;
+	unsigned long when = 0;
+	bool any = false;
+
+	if (test_bit(TCMU_DEV_GONE, &td->flags))
+		return;
+	list_for_each_entry(req, list, node) {
+		if (req->timed) {
+			when = req->deadline;
+			any = true;
+			break;
+		}
+	}
+	if (retry && (!any || time_before(jiffies + TCMU_NOMEM_RETRY, when))) {
+		when = jiffies + TCMU_NOMEM_RETRY;
+		any = true;
+	}
+	if (any)
+		mod_timer(timer, when);
+	else
+		del_timer(timer);
+}
+
+static void tcmu_arm_timers(struct tcmu_device *td)
+{
+	tcmu_arm_timer(td, &td->ring_timer, &td->ring_list, false);
+	tcmu_arm_timer(td, &td->qfull_timer, &td->qfull_list, td->nomem_retry);
+}
+
+/* Number of iovecs for blocks @blks[0 .. n-1]: one per contiguous run. */
+static u32 tcmu_count_runs(const u32 *blks, u32 n)
+{
+	u32 i, runs = 0;
+
+	for (i = 0; i < n; i++)
+		if (!i || blks[i] != blks[i - 1] + 1)
+			runs++;
+	return runs;
+}
+
+/* Describe @len bytes in blocks @blks as iovecs; returns the next iovec. */
+static struct iovec *tcmu_fill_iovs(struct tcmu_device *td,
+				    struct iovec *iov, const u32 *blks,
+				    u32 n, u32 len)
+{
+	u32 i, chunk;
+
+	for (i = 0; i < n; i++) {
+		chunk = min(len, td->da.blk_size);
+		len -= chunk;
+		if (i && blks[i] == blks[i - 1] + 1) {
+			iov[-1].iov_len += chunk;
+			continue;
+		}
+		iov->iov_base = (void __user *)(uintptr_t)tcmu_blk_off(td,
+								     blks[i]);
+		iov->iov_len = chunk;
+		iov++;
+	}
+	return iov;
+}
+
+/*
+ * Copy @len bytes between a scatterlist and the blocks @blks (in order),
+ * a page of a block at a time.
+ * @to_blocks: true for sg -> data area, false for data area -> sg.
+ */
+static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
+			 struct scatterlist *sg, unsigned int nents,
+			 u32 len, bool to_blocks)
+{
+	u32 bsz = td->da.blk_size;
+	struct sg_mapping_iter it;
+	u32 done = 0;
+
+	sg_miter_start(&it, sg, nents, SG_MITER_ATOMIC |
+		       (to_blocks ? SG_MITER_FROM_SG : SG_MITER_TO_SG));
+	while (done < len && sg_miter_next(&it)) {
+		size_t n = min_t(size_t, it.length, len - done);
+		size_t off = 0;
+
+		while (off < n) {
+			u32 in_blk = done % bsz;
+			u32 in_pg = offset_in_page(in_blk);
+			size_t chunk = min_t(size_t, n - off, PAGE_SIZE - in_pg);
+			struct page *page;
+			void *b;
+
+			page = tcmu_da_page(&td->da, blks[done / bsz],
+					    in_blk >> PAGE_SHIFT);
+			if (WARN_ON_ONCE(!page))
+				goto out;
+			b = kmap_local_page(page);
+			if (to_blocks) {
+				memcpy(b + in_pg, it.addr + off, chunk);
+				flush_dcache_page(page);
+			} else {
+				flush_dcache_page(page);
+				memcpy(it.addr + off, b + in_pg, chunk);
+			}
+			kunmap_local(b);
+			off += chunk;
+			done += chunk;
+		}
+		it.consumed = n;
+	}
+out:
+	sg_miter_stop(&it);
+}
+
+/* ---------------------------------------------------------------------
+ * Submission: NEW/QFULL -> RING
+ */
+
+/* Bytes of a command entry with @iovs iovecs, CDB included. */
+static u32 tcmu_entry_size(u32 iovs, const unsigned char *cdb, u32 *cdb_at)
+{
+	size_t base = offsetof(struct tcmu_cmd_entry, req.iov) +
+		      (size_t)iovs * sizeof(struct iovec);
+
+	base = max(base, sizeof(struct tcmu_cmd_entry));
+	*cdb_at = base;
+	return base + round_up(scsi_command_size(cdb), TCMU_OP_ALIGN_SIZE);
+}
 
 /* No memory for a command now: it waits, retried in TCMU_NOMEM_RETRY. */
 static enum tcmu_place tcmu_place_nomem(struct tcmu_device *td,
@@ -1936,474 +1980,8 @@ static void tcmu_unplug_device(struct se_dev_plug *se_plug)
 }
 
 /* ---------------------------------------------------------------------
- * UIO: the handler's mapping and its kicks
+ * Actions: block_dev, reset_ring, free_kept_buf
  */
-
-static void tcmu_dev_put(struct tcmu_device *td);
-
-static void tcmu_vm_open(struct vm_area_struct *vma)
-{
-	struct tcmu_device *td = vma->vm_private_data;
-
-	kref_get(&td->kref);
-}
-
-static void tcmu_vm_close(struct vm_area_struct *vma)
-{
-	tcmu_dev_put(vma->vm_private_data);
-}
-
-static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
-{
-	struct tcmu_device *td = vmf->vma->vm_private_data;
-	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
-	struct page *page;
-	u32 blk, in_blk;
-
-	if (off < td->ring_bytes) {
-		page = vmalloc_to_page(td->ring + off);
-		get_page(page);
-		vmf->page = page;
-		return 0;
-	}
-	if (off < TCMU_DATA_OFF || off >= TCMU_MAP_SIZE)
-		return VM_FAULT_SIGBUS;	/* the gap after the ring */
-
-	blk = div_u64_rem(off - TCMU_DATA_OFF, td->da.blk_size, &in_blk);
-	if (blk >= td->da.max_blocks)
-		return VM_FAULT_SIGBUS;
-
-	/*
-	 * cmdr_lock keeps the block's memory alive until the page is
-	 * pinned and locked; reclaim locks the page before unmapping, so
-	 * it waits for this fault's PTE and then zaps it.
-	 */
-	mutex_lock(&td->cmdr_lock);
-	page = tcmu_da_page(&td->da, blk, in_blk >> PAGE_SHIFT);
-	if (!page) {
-		mutex_unlock(&td->cmdr_lock);
-		pr_warn_ratelimited("%s: fault on data block %u, which has no memory\n",
-				    td->name, blk);
-		return VM_FAULT_SIGBUS;
-	}
-	get_page(page);
-	lock_page(page);
-	mutex_unlock(&td->cmdr_lock);
-
-	vmf->page = page;
-	return VM_FAULT_LOCKED;
-}
-
-static const struct vm_operations_struct tcmu_vm_ops = {
-	.open = tcmu_vm_open,
-	.close = tcmu_vm_close,
-	.fault = tcmu_vm_fault,
-};
-
-static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
-{
-	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
-
-	/* The whole region, exactly: map 0 at offset 0. */
-	if (vma->vm_pgoff || vma_pages(vma) != TCMU_MAP_SIZE >> PAGE_SHIFT)
-		return -EINVAL;
-
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
-	vma->vm_ops = &tcmu_vm_ops;
-	vma->vm_private_data = td;
-	tcmu_vm_open(vma);
-	return 0;
-}
-
-/*
- * tcmu_da_reclaim()'s zap callback, for the blocks @first .. @first + @nr
- * - 1.  Waits for a fault in progress on each page (it holds the page lock
- * until its PTE is in; the PTE page was preallocated before ->fault, so
- * that fault does not enter reclaim with the page locked), then removes
- * the handler's mappings of the whole run with one unmap (one TLB
- * shootdown).  cmdr_lock held.
- */
-static void tcmu_zap_blocks(void *priv, u32 first, u32 nr)
-{
-	struct tcmu_device *td = priv;
-	u32 bsz = td->da.blk_size;
-	struct page *page;
-	u32 blk, i;
-
-	lockdep_assert_held(&td->cmdr_lock);
-	for (blk = first; blk < first + nr; blk++) {
-		for (i = 0; i < td->da.blk_pages; i++) {
-			page = tcmu_da_page(&td->da, blk, i);
-			if (!page)
-				break;
-			lock_page(page);
-			unlock_page(page);
-		}
-	}
-	if (td->inode)
-		unmap_mapping_range(td->inode->i_mapping,
-				    tcmu_blk_off(td, first), (u64)nr * bsz, 1);
-}
-
-static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
-{
-	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
-
-	/* One handler at a time (O_EXCL does not work on char devices). */
-	if (test_and_set_bit(TCMU_DEV_OPEN, &td->flags))
-		return -EBUSY;
-	mutex_lock(&td->cmdr_lock);
-	td->inode = inode;
-	mutex_unlock(&td->cmdr_lock);
-	pr_debug("%s: opened\n", td->name);
-	return 0;
-}
-
-static int tcmu_uio_release(struct uio_info *info, struct inode *inode)
-{
-	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
-	struct tcmu_req *req;
-	unsigned long id;
-	bool freed = false;
-
-	mutex_lock(&td->cmdr_lock);
-	/*
-	 * Each VMA holds the file, so none is left: nothing to unmap until
-	 * the next open.  The inode may be freed once we return (a node on
-	 * a tmpfs, unlinked): reclaim must not reach it.
-	 */
-	td->inode = NULL;
-	/*
-	 * KEPT buffers belong to the handler that closed: a new one cannot
-	 * know their ids, so they go now.
-	 */
-	xa_for_each(&td->reqs, id, req) {
-		if (req->state != TCMU_REQ_KEPT)
-			continue;
-		xa_erase(&td->reqs, id);
-		tcmu_req_free(req);
-		freed = true;
-	}
-	if (freed && list_empty(&td->tmr_list))
-		tcmu_run_qfull(td, false);
-	mutex_unlock(&td->cmdr_lock);
-
-	clear_bit(TCMU_DEV_OPEN, &td->flags);
-	pr_debug("%s: closed\n", td->name);
-	return 0;
-}
-
-/* A 4-byte write() on the UIO fd: userspace completed something. */
-static int tcmu_uio_irqcontrol(struct uio_info *info, s32 irq_on)
-{
-	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
-
-	mutex_lock(&td->cmdr_lock);
-	if (tcmu_reap(td))
-		tcmu_run_qfull(td, false);
-	mutex_unlock(&td->cmdr_lock);
-	return 0;
-}
-
-/* ---------------------------------------------------------------------
- * Device lifecycle
- */
-
-static int tcmu_attach_hba(struct se_hba *hba, u32 host_id)
-{
-	struct tcmu_hba *th;
-
-	th = kzalloc(sizeof(*th), GFP_KERNEL);
-	if (!th)
-		return -ENOMEM;
-	th->host_id = host_id;
-	hba->hba_ptr = th;
-	return 0;
-}
-
-static void tcmu_detach_hba(struct se_hba *hba)
-{
-	kfree(hba->hba_ptr);
-	hba->hba_ptr = NULL;
-}
-
-static struct se_device *tcmu_alloc_device(struct se_hba *hba,
-					   const char *name)
-{
-	struct tcmu_device *td;
-
-	td = kzalloc(sizeof(*td), GFP_KERNEL);
-	if (!td)
-		return NULL;
-	td->name = kstrdup(name, GFP_KERNEL);
-	if (!td->name) {
-		kfree(td);
-		return NULL;
-	}
-	kref_init(&td->kref);
-	td->hba = hba;
-	INIT_LIST_HEAD(&td->dev_node);
-	td->cmd_time_out = TCMU_TIME_OUT_DEF;
-	td->qfull_time_out = -1;
-	td->ring_mb = TCMU_RING_MB_DEF;
-	td->data_mb = TCMU_DATA_MB_DEF;
-	td->pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
-	td->idle_timeout = TCMU_IDLE_TIMEOUT_DEF;
-	td->hwm_half_life = TCMU_HWM_HALF_LIFE_DEF;
-
-	mutex_init(&td->cmdr_lock);
-	xa_init_flags(&td->reqs, XA_FLAGS_ALLOC1);
-	INIT_LIST_HEAD(&td->ring_list);
-	INIT_LIST_HEAD(&td->qfull_list);
-	INIT_LIST_HEAD(&td->tmr_list);
-	timer_setup(&td->ring_timer, tcmu_ring_timer_fn, 0);
-	timer_setup(&td->qfull_timer, tcmu_qfull_timer_fn, 0);
-	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
-	INIT_LIST_HEAD(&td->nl_wait.node);
-	init_completion(&td->nl_wait.done);
-	return &td->se_dev;
-}
-
-static void tcmu_dev_free_rcu(struct rcu_head *head)
-{
-	struct se_device *se_dev = container_of(head, struct se_device,
-						rcu_head);
-	struct tcmu_device *td = TCMU_DEV(se_dev);
-
-	kfree(td->uio.name);
-	kfree(td->name);
-	kfree(td);
-}
-
-/* The last reference: no VMA, no LIO user, no timer or work left. */
-static void tcmu_dev_release(struct kref *kref)
-{
-	struct tcmu_device *td = container_of(kref, struct tcmu_device, kref);
-	struct tcmu_req *req;
-	unsigned long id;
-
-	mutex_lock(&td->cmdr_lock);
-	xa_for_each(&td->reqs, id, req) {
-		/* LIO drained its commands: only TIMEDOUT and KEPT remain. */
-		WARN_ON_ONCE(req->state == TCMU_REQ_RING);
-		xa_erase(&td->reqs, id);
-		tcmu_req_free(req);
-	}
-	xa_destroy(&td->reqs);
-	WARN_ON_ONCE(!list_empty(&td->qfull_list));
-	tcmu_drop_tmrs(td);
-	if (td->ready) {
-		tcmu_da_destroy(&td->da);
-		vfree(td->ring);
-		td->ring = NULL;
-		td->ready = false;
-		tcmu_acct(td);
-	}
-	mutex_unlock(&td->cmdr_lock);
-
-	call_rcu(&td->se_dev.rcu_head, tcmu_dev_free_rcu);
-}
-
-static void tcmu_dev_put(struct tcmu_device *td)
-{
-	kref_put(&td->kref, tcmu_dev_release);
-}
-
-/* The UIO device's name, which handlers match: a new kmalloc()ed string. */
-static char *tcmu_uio_name(struct tcmu_device *td)
-{
-	struct tcmu_hba *th = td->hba->hba_ptr;
-
-	if (td->dev_config[0])
-		return kasprintf(GFP_KERNEL, "tcm-user/%u/%s/%s", th->host_id,
-				 td->name, td->dev_config);
-	return kasprintf(GFP_KERNEL, "tcm-user/%u/%s", th->host_id, td->name);
-}
-
-/*
- * Give the registered UIO device a new name (dev_config changed).  UIO's
- * sysfs "name" and our netlink events read it under the UIO device's
- * info_lock, so the old one is freed only once no reader can hold it.
- */
-static int tcmu_swap_uio_name(struct tcmu_device *td)
-{
-	struct uio_device *idev = td->uio.uio_dev;
-	const char *old;
-	char *name;
-
-	name = tcmu_uio_name(td);
-	if (!name)
-		return -ENOMEM;
-	mutex_lock(&idev->info_lock);
-	old = td->uio.name;
-	td->uio.name = name;
-	mutex_unlock(&idev->info_lock);
-	kfree(old);
-	return 0;
-}
-
-/* Allocate the ring and set up the (empty) data area.  cmdr_lock held. */
-static int tcmu_setup_ring(struct tcmu_device *td)
-{
-	u32 bsz = td->pages_per_blk << PAGE_SHIFT;
-	u32 limit = ((u64)td->data_mb << 20) / bsz;
-	struct tcmu_mailbox *mb;
-	int ret;
-
-	if (td->ready)	/* still mapped after a failed enable */
-		return -EBUSY;
-	ret = tcmu_da_init(&td->da, TCMU_DATA_WIN / bsz, limit, bsz);
-	if (ret)
-		return ret;
-
-	td->ring_bytes = td->ring_mb << 20;
-	td->ring = vzalloc(td->ring_bytes);
-	if (!td->ring) {
-		tcmu_da_destroy(&td->da);
-		return -ENOMEM;
-	}
-	td->mb = td->ring;
-	td->cmdr = td->ring + TCMU_MB_SIZE;
-	td->cmdr_size = td->ring_bytes - TCMU_MB_SIZE;
-	td->cmdr_head = 0;
-	td->cmdr_tail = 0;
-	td->last_active = jiffies;
-	td->hwm = 0;
-	td->win_peak = 0;
-	td->hwm_stamp = jiffies;
-
-	mb = td->mb;
-	mb->version = TCMU_MAILBOX_VERSION;
-	mb->flags = TCMU_MAILBOX_FLAG_CAP_OOOC |
-		    TCMU_MAILBOX_FLAG_CAP_READ_LEN |
-		    TCMU_MAILBOX_FLAG_CAP_TMR |
-		    TCMU_MAILBOX_FLAG_CAP_KEEP_BUF;
-	mb->cmdr_off = TCMU_MB_SIZE;
-	mb->cmdr_size = td->cmdr_size;
-	tcmu_flush_ring(mb, sizeof(*mb));
-	td->ready = true;
-	return 0;
-}
-
-static void tcmu_teardown_ring(struct tcmu_device *td)
-{
-	mutex_lock(&td->cmdr_lock);
-	if (td->ready) {
-		tcmu_da_destroy(&td->da);
-		vfree(td->ring);
-		td->ring = NULL;
-		td->ready = false;
-		tcmu_acct(td);
-	}
-	mutex_unlock(&td->cmdr_lock);
-}
-
-static int tcmu_configure_device(struct se_device *dev)
-{
-	struct tcmu_device *td = TCMU_DEV(dev);
-	struct uio_info *info = &td->uio;
-	int ret;
-
-	kfree(info->name);
-	info->name = tcmu_uio_name(td);
-	if (!info->name)
-		return -ENOMEM;
-
-	mutex_lock(&td->cmdr_lock);
-	ret = tcmu_setup_ring(td);
-	mutex_unlock(&td->cmdr_lock);
-	if (ret)
-		goto err_name;
-
-	info->version = __stringify(TCMU_MAILBOX_VERSION);
-	info->mem[0].name = "tcm-user command & data buffer";
-	/*
-	 * Shown in sysfs (maps/map0/addr), used by nothing: stock shows the
-	 * ring's kernel address there, we show none.
-	 */
-	info->mem[0].addr = 0;
-	info->mem[0].size = TCMU_MAP_SIZE;
-	info->mem[0].memtype = UIO_MEM_NONE;
-	info->irqcontrol = tcmu_uio_irqcontrol;
-	info->irq = UIO_IRQ_CUSTOM;
-	info->mmap = tcmu_uio_mmap;
-	info->open = tcmu_uio_open;
-	info->release = tcmu_uio_release;
-
-	ret = uio_register_device(tcmu_root, info);
-	if (ret)
-		goto err_ring;
-
-	if (!dev->dev_attrib.hw_block_size)
-		dev->dev_attrib.hw_block_size = 512;
-	if (!dev->dev_attrib.hw_max_sectors)
-		dev->dev_attrib.hw_max_sectors = 128;
-	dev->dev_attrib.hw_queue_depth = 128;
-
-	/* Unless disabled for this device, follow what the daemon said. */
-	if (td->nl_reply_supported >= 0)
-		td->nl_reply_supported = tcmu_nl_reply_feature;
-
-	/* The UIO device may be closed after LIO frees the device. */
-	kref_get(&td->kref);
-
-	ret = tcmu_nl_send_simple(td, TCMU_CMD_ADDED_DEVICE);
-	if (ret)
-		goto err_netlink;
-
-	mutex_lock(&tcmu_dev_list_lock);
-	list_add_tail(&td->dev_node, &tcmu_dev_list);
-	mutex_unlock(&tcmu_dev_list_lock);
-	return 0;
-
-err_netlink:
-	kref_put(&td->kref, tcmu_dev_release);	/* not the last one */
-	uio_unregister_device(info);
-	/* A handler's mapping keeps the ring until its last reference. */
-	if (kref_read(&td->kref) > 1)
-		goto err_name;
-err_ring:
-	tcmu_teardown_ring(td);
-err_name:
-	kfree(info->name);
-	info->name = NULL;
-	return ret;
-}
-
-static void tcmu_destroy_device(struct se_device *dev)
-{
-	struct tcmu_device *td = TCMU_DEV(dev);
-
-	/* Nothing re-arms a timer or the work once GONE is seen. */
-	mutex_lock(&td->cmdr_lock);
-	set_bit(TCMU_DEV_GONE, &td->flags);
-	mutex_unlock(&td->cmdr_lock);
-	del_timer_sync(&td->ring_timer);
-	del_timer_sync(&td->qfull_timer);
-	cancel_work_sync(&td->timeout_work);
-
-	mutex_lock(&tcmu_dev_list_lock);
-	list_del_init(&td->dev_node);
-	mutex_unlock(&tcmu_dev_list_lock);
-
-	tcmu_nl_send_simple(td, TCMU_CMD_REMOVED_DEVICE);
-	uio_unregister_device(&td->uio);
-
-	tcmu_dev_put(td);	/* the configure reference */
-}
-
-static void tcmu_free_device(struct se_device *dev)
-{
-	tcmu_dev_put(TCMU_DEV(dev));	/* the alloc reference */
-}
-
-static sector_t tcmu_get_blocks(struct se_device *dev)
-{
-	struct tcmu_device *td = TCMU_DEV(dev);
-
-	return div_u64(td->dev_size - dev->dev_attrib.block_size,
-		       dev->dev_attrib.block_size);
-}
 
 /* block_dev=1: finish what userspace completed, fail what waits. */
 static void tcmu_block(struct tcmu_device *td)
@@ -2483,6 +2061,13 @@ static int tcmu_free_kept(struct tcmu_device *td, u16 id)
 	mutex_unlock(&td->cmdr_lock);
 	return ret;
 }
+
+/* =====================================================================
+ * Configfs: control parameters, attributes and actions
+ */
+
+static int tcmu_swap_uio_name(struct tcmu_device *td);
+static struct target_backend_ops tcmu_backend_ops;
 
 /* ---------------------------------------------------------------------
  * Configfs: control parameters
@@ -3166,29 +2751,6 @@ static struct configfs_attribute *tcmu_action_attrs[] = {
 /* passthrough_attrib_attrs + passthrough_pr_attrib_attrs + ours */
 static struct configfs_attribute **tcmu_attrib_attrs;
 
-static struct target_backend_ops tcmu_backend_ops = {
-	.name			= "user",
-	.owner			= THIS_MODULE,
-	.transport_flags_default = TRANSPORT_FLAG_PASSTHROUGH,
-	.transport_flags_changeable = TRANSPORT_FLAG_PASSTHROUGH_PGR |
-				      TRANSPORT_FLAG_PASSTHROUGH_ALUA,
-	.attach_hba		= tcmu_attach_hba,
-	.detach_hba		= tcmu_detach_hba,
-	.alloc_device		= tcmu_alloc_device,
-	.configure_device	= tcmu_configure_device,
-	.destroy_device		= tcmu_destroy_device,
-	.free_device		= tcmu_free_device,
-	.unplug_device		= tcmu_unplug_device,
-	.plug_device		= tcmu_plug_device,
-	.parse_cdb		= tcmu_parse_cdb,
-	.tmr_notify		= tcmu_tmr_notify,
-	.set_configfs_dev_params = tcmu_set_configfs_dev_params,
-	.show_configfs_dev_params = tcmu_show_configfs_dev_params,
-	.get_device_type	= sbc_get_device_type,
-	.get_blocks		= tcmu_get_blocks,
-	.tb_dev_action_attrs	= tcmu_action_attrs,
-};
-
 static size_t tcmu_attrs_count(struct configfs_attribute **attrs)
 {
 	size_t n = 0;
@@ -3221,9 +2783,480 @@ static int tcmu_build_attrs(void)
 	return 0;
 }
 
+/* =====================================================================
+ * Module, UIO device and device lifecycle
+ */
+
+static struct device *tcmu_root;
+
+/* ---------------------------------------------------------------------
+ * Device references
+ */
+
+static void tcmu_dev_free_rcu(struct rcu_head *head)
+{
+	struct se_device *se_dev = container_of(head, struct se_device,
+						rcu_head);
+	struct tcmu_device *td = TCMU_DEV(se_dev);
+
+	kfree(td->uio.name);
+	kfree(td->name);
+	kfree(td);
+}
+
+/* The last reference: no VMA, no LIO user, no timer or work left. */
+static void tcmu_dev_release(struct kref *kref)
+{
+	struct tcmu_device *td = container_of(kref, struct tcmu_device, kref);
+	struct tcmu_req *req;
+	unsigned long id;
+
+	mutex_lock(&td->cmdr_lock);
+	xa_for_each(&td->reqs, id, req) {
+		/* LIO drained its commands: only TIMEDOUT and KEPT remain. */
+		WARN_ON_ONCE(req->state == TCMU_REQ_RING);
+		xa_erase(&td->reqs, id);
+		tcmu_req_free(req);
+	}
+	xa_destroy(&td->reqs);
+	WARN_ON_ONCE(!list_empty(&td->qfull_list));
+	tcmu_drop_tmrs(td);
+	if (td->ready) {
+		tcmu_da_destroy(&td->da);
+		vfree(td->ring);
+		td->ring = NULL;
+		td->ready = false;
+		tcmu_acct(td);
+	}
+	mutex_unlock(&td->cmdr_lock);
+
+	call_rcu(&td->se_dev.rcu_head, tcmu_dev_free_rcu);
+}
+
+static void tcmu_dev_put(struct tcmu_device *td)
+{
+	kref_put(&td->kref, tcmu_dev_release);
+}
+
+/* ---------------------------------------------------------------------
+ * UIO: the handler's mapping and its kicks
+ */
+
+static void tcmu_vm_open(struct vm_area_struct *vma)
+{
+	struct tcmu_device *td = vma->vm_private_data;
+
+	kref_get(&td->kref);
+}
+
+static void tcmu_vm_close(struct vm_area_struct *vma)
+{
+	tcmu_dev_put(vma->vm_private_data);
+}
+
+static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
+{
+	struct tcmu_device *td = vmf->vma->vm_private_data;
+	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+	struct page *page;
+	u32 blk, in_blk;
+
+	if (off < td->ring_bytes) {
+		page = vmalloc_to_page(td->ring + off);
+		get_page(page);
+		vmf->page = page;
+		return 0;
+	}
+	if (off < TCMU_DATA_OFF || off >= TCMU_MAP_SIZE)
+		return VM_FAULT_SIGBUS;	/* the gap after the ring */
+
+	blk = div_u64_rem(off - TCMU_DATA_OFF, td->da.blk_size, &in_blk);
+	if (blk >= td->da.max_blocks)
+		return VM_FAULT_SIGBUS;
+
+	/*
+	 * cmdr_lock keeps the block's memory alive until the page is
+	 * pinned and locked; reclaim locks the page before unmapping, so
+	 * it waits for this fault's PTE and then zaps it.
+	 */
+	mutex_lock(&td->cmdr_lock);
+	page = tcmu_da_page(&td->da, blk, in_blk >> PAGE_SHIFT);
+	if (!page) {
+		mutex_unlock(&td->cmdr_lock);
+		pr_warn_ratelimited("%s: fault on data block %u, which has no memory\n",
+				    td->name, blk);
+		return VM_FAULT_SIGBUS;
+	}
+	get_page(page);
+	lock_page(page);
+	mutex_unlock(&td->cmdr_lock);
+
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+static const struct vm_operations_struct tcmu_vm_ops = {
+	.open = tcmu_vm_open,
+	.close = tcmu_vm_close,
+	.fault = tcmu_vm_fault,
+};
+
+static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+
+	/* The whole region, exactly: map 0 at offset 0. */
+	if (vma->vm_pgoff || vma_pages(vma) != TCMU_MAP_SIZE >> PAGE_SHIFT)
+		return -EINVAL;
+
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_ops = &tcmu_vm_ops;
+	vma->vm_private_data = td;
+	tcmu_vm_open(vma);
+	return 0;
+}
+
+static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+
+	/* One handler at a time (O_EXCL does not work on char devices). */
+	if (test_and_set_bit(TCMU_DEV_OPEN, &td->flags))
+		return -EBUSY;
+	mutex_lock(&td->cmdr_lock);
+	td->inode = inode;
+	mutex_unlock(&td->cmdr_lock);
+	pr_debug("%s: opened\n", td->name);
+	return 0;
+}
+
+static int tcmu_uio_release(struct uio_info *info, struct inode *inode)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+	struct tcmu_req *req;
+	unsigned long id;
+	bool freed = false;
+
+	mutex_lock(&td->cmdr_lock);
+	/*
+	 * Each VMA holds the file, so none is left: nothing to unmap until
+	 * the next open.  The inode may be freed once we return (a node on
+	 * a tmpfs, unlinked): reclaim must not reach it.
+	 */
+	td->inode = NULL;
+	/*
+	 * KEPT buffers belong to the handler that closed: a new one cannot
+	 * know their ids, so they go now.
+	 */
+	xa_for_each(&td->reqs, id, req) {
+		if (req->state != TCMU_REQ_KEPT)
+			continue;
+		xa_erase(&td->reqs, id);
+		tcmu_req_free(req);
+		freed = true;
+	}
+	if (freed && list_empty(&td->tmr_list))
+		tcmu_run_qfull(td, false);
+	mutex_unlock(&td->cmdr_lock);
+
+	clear_bit(TCMU_DEV_OPEN, &td->flags);
+	pr_debug("%s: closed\n", td->name);
+	return 0;
+}
+
+/* A 4-byte write() on the UIO fd: userspace completed something. */
+static int tcmu_uio_irqcontrol(struct uio_info *info, s32 irq_on)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+
+	mutex_lock(&td->cmdr_lock);
+	if (tcmu_reap(td))
+		tcmu_run_qfull(td, false);
+	mutex_unlock(&td->cmdr_lock);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Device lifecycle
+ */
+
+static int tcmu_attach_hba(struct se_hba *hba, u32 host_id)
+{
+	struct tcmu_hba *th;
+
+	th = kzalloc(sizeof(*th), GFP_KERNEL);
+	if (!th)
+		return -ENOMEM;
+	th->host_id = host_id;
+	hba->hba_ptr = th;
+	return 0;
+}
+
+static void tcmu_detach_hba(struct se_hba *hba)
+{
+	kfree(hba->hba_ptr);
+	hba->hba_ptr = NULL;
+}
+
+static struct se_device *tcmu_alloc_device(struct se_hba *hba,
+					   const char *name)
+{
+	struct tcmu_device *td;
+
+	td = kzalloc(sizeof(*td), GFP_KERNEL);
+	if (!td)
+		return NULL;
+	td->name = kstrdup(name, GFP_KERNEL);
+	if (!td->name) {
+		kfree(td);
+		return NULL;
+	}
+	kref_init(&td->kref);
+	td->hba = hba;
+	INIT_LIST_HEAD(&td->dev_node);
+	td->cmd_time_out = TCMU_TIME_OUT_DEF;
+	td->qfull_time_out = -1;
+	td->ring_mb = TCMU_RING_MB_DEF;
+	td->data_mb = TCMU_DATA_MB_DEF;
+	td->pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
+	td->idle_timeout = TCMU_IDLE_TIMEOUT_DEF;
+	td->hwm_half_life = TCMU_HWM_HALF_LIFE_DEF;
+
+	mutex_init(&td->cmdr_lock);
+	xa_init_flags(&td->reqs, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&td->ring_list);
+	INIT_LIST_HEAD(&td->qfull_list);
+	INIT_LIST_HEAD(&td->tmr_list);
+	timer_setup(&td->ring_timer, tcmu_ring_timer_fn, 0);
+	timer_setup(&td->qfull_timer, tcmu_qfull_timer_fn, 0);
+	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
+	INIT_LIST_HEAD(&td->nl_wait.node);
+	init_completion(&td->nl_wait.done);
+	return &td->se_dev;
+}
+
+/* The UIO device's name, which handlers match: a new kmalloc()ed string. */
+static char *tcmu_uio_name(struct tcmu_device *td)
+{
+	struct tcmu_hba *th = td->hba->hba_ptr;
+
+	if (td->dev_config[0])
+		return kasprintf(GFP_KERNEL, "tcm-user/%u/%s/%s", th->host_id,
+				 td->name, td->dev_config);
+	return kasprintf(GFP_KERNEL, "tcm-user/%u/%s", th->host_id, td->name);
+}
+
+/*
+ * Give the registered UIO device a new name (dev_config changed).  UIO's
+ * sysfs "name" and our netlink events read it under the UIO device's
+ * info_lock, so the old one is freed only once no reader can hold it.
+ */
+static int tcmu_swap_uio_name(struct tcmu_device *td)
+{
+	struct uio_device *idev = td->uio.uio_dev;
+	const char *old;
+	char *name;
+
+	name = tcmu_uio_name(td);
+	if (!name)
+		return -ENOMEM;
+	mutex_lock(&idev->info_lock);
+	old = td->uio.name;
+	td->uio.name = name;
+	mutex_unlock(&idev->info_lock);
+	kfree(old);
+	return 0;
+}
+
+/* Allocate the ring and set up the (empty) data area.  cmdr_lock held. */
+static int tcmu_setup_ring(struct tcmu_device *td)
+{
+	u32 bsz = td->pages_per_blk << PAGE_SHIFT;
+	u32 limit = ((u64)td->data_mb << 20) / bsz;
+	struct tcmu_mailbox *mb;
+	int ret;
+
+	if (td->ready)	/* still mapped after a failed enable */
+		return -EBUSY;
+	ret = tcmu_da_init(&td->da, TCMU_DATA_WIN / bsz, limit, bsz);
+	if (ret)
+		return ret;
+
+	td->ring_bytes = td->ring_mb << 20;
+	td->ring = vzalloc(td->ring_bytes);
+	if (!td->ring) {
+		tcmu_da_destroy(&td->da);
+		return -ENOMEM;
+	}
+	td->mb = td->ring;
+	td->cmdr = td->ring + TCMU_MB_SIZE;
+	td->cmdr_size = td->ring_bytes - TCMU_MB_SIZE;
+	td->cmdr_head = 0;
+	td->cmdr_tail = 0;
+	td->last_active = jiffies;
+	td->hwm = 0;
+	td->win_peak = 0;
+	td->hwm_stamp = jiffies;
+
+	mb = td->mb;
+	mb->version = TCMU_MAILBOX_VERSION;
+	mb->flags = TCMU_MAILBOX_FLAG_CAP_OOOC |
+		    TCMU_MAILBOX_FLAG_CAP_READ_LEN |
+		    TCMU_MAILBOX_FLAG_CAP_TMR |
+		    TCMU_MAILBOX_FLAG_CAP_KEEP_BUF;
+	mb->cmdr_off = TCMU_MB_SIZE;
+	mb->cmdr_size = td->cmdr_size;
+	tcmu_flush_ring(mb, sizeof(*mb));
+	td->ready = true;
+	return 0;
+}
+
+static void tcmu_teardown_ring(struct tcmu_device *td)
+{
+	mutex_lock(&td->cmdr_lock);
+	if (td->ready) {
+		tcmu_da_destroy(&td->da);
+		vfree(td->ring);
+		td->ring = NULL;
+		td->ready = false;
+		tcmu_acct(td);
+	}
+	mutex_unlock(&td->cmdr_lock);
+}
+
+static int tcmu_configure_device(struct se_device *dev)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+	struct uio_info *info = &td->uio;
+	int ret;
+
+	kfree(info->name);
+	info->name = tcmu_uio_name(td);
+	if (!info->name)
+		return -ENOMEM;
+
+	mutex_lock(&td->cmdr_lock);
+	ret = tcmu_setup_ring(td);
+	mutex_unlock(&td->cmdr_lock);
+	if (ret)
+		goto err_name;
+
+	info->version = __stringify(TCMU_MAILBOX_VERSION);
+	info->mem[0].name = "tcm-user command & data buffer";
+	/*
+	 * Shown in sysfs (maps/map0/addr), used by nothing: stock shows the
+	 * ring's kernel address there, we show none.
+	 */
+	info->mem[0].addr = 0;
+	info->mem[0].size = TCMU_MAP_SIZE;
+	info->mem[0].memtype = UIO_MEM_NONE;
+	info->irqcontrol = tcmu_uio_irqcontrol;
+	info->irq = UIO_IRQ_CUSTOM;
+	info->mmap = tcmu_uio_mmap;
+	info->open = tcmu_uio_open;
+	info->release = tcmu_uio_release;
+
+	ret = uio_register_device(tcmu_root, info);
+	if (ret)
+		goto err_ring;
+
+	if (!dev->dev_attrib.hw_block_size)
+		dev->dev_attrib.hw_block_size = 512;
+	if (!dev->dev_attrib.hw_max_sectors)
+		dev->dev_attrib.hw_max_sectors = 128;
+	dev->dev_attrib.hw_queue_depth = 128;
+
+	/* Unless disabled for this device, follow what the daemon said. */
+	if (td->nl_reply_supported >= 0)
+		td->nl_reply_supported = tcmu_nl_reply_feature;
+
+	/* The UIO device may be closed after LIO frees the device. */
+	kref_get(&td->kref);
+
+	ret = tcmu_nl_send_simple(td, TCMU_CMD_ADDED_DEVICE);
+	if (ret)
+		goto err_netlink;
+
+	mutex_lock(&tcmu_dev_list_lock);
+	list_add_tail(&td->dev_node, &tcmu_dev_list);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return 0;
+
+err_netlink:
+	kref_put(&td->kref, tcmu_dev_release);	/* not the last one */
+	uio_unregister_device(info);
+	/* A handler's mapping keeps the ring until its last reference. */
+	if (kref_read(&td->kref) > 1)
+		goto err_name;
+err_ring:
+	tcmu_teardown_ring(td);
+err_name:
+	kfree(info->name);
+	info->name = NULL;
+	return ret;
+}
+
+static void tcmu_destroy_device(struct se_device *dev)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+
+	/* Nothing re-arms a timer or the work once GONE is seen. */
+	mutex_lock(&td->cmdr_lock);
+	set_bit(TCMU_DEV_GONE, &td->flags);
+	mutex_unlock(&td->cmdr_lock);
+	del_timer_sync(&td->ring_timer);
+	del_timer_sync(&td->qfull_timer);
+	cancel_work_sync(&td->timeout_work);
+
+	mutex_lock(&tcmu_dev_list_lock);
+	list_del_init(&td->dev_node);
+	mutex_unlock(&tcmu_dev_list_lock);
+
+	tcmu_nl_send_simple(td, TCMU_CMD_REMOVED_DEVICE);
+	uio_unregister_device(&td->uio);
+
+	tcmu_dev_put(td);	/* the configure reference */
+}
+
+static void tcmu_free_device(struct se_device *dev)
+{
+	tcmu_dev_put(TCMU_DEV(dev));	/* the alloc reference */
+}
+
+static sector_t tcmu_get_blocks(struct se_device *dev)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+
+	return div_u64(td->dev_size - dev->dev_attrib.block_size,
+		       dev->dev_attrib.block_size);
+}
+
 /* ---------------------------------------------------------------------
  * Module
  */
+
+static struct target_backend_ops tcmu_backend_ops = {
+	.name			= "user",
+	.owner			= THIS_MODULE,
+	.transport_flags_default = TRANSPORT_FLAG_PASSTHROUGH,
+	.transport_flags_changeable = TRANSPORT_FLAG_PASSTHROUGH_PGR |
+				      TRANSPORT_FLAG_PASSTHROUGH_ALUA,
+	.attach_hba		= tcmu_attach_hba,
+	.detach_hba		= tcmu_detach_hba,
+	.alloc_device		= tcmu_alloc_device,
+	.configure_device	= tcmu_configure_device,
+	.destroy_device		= tcmu_destroy_device,
+	.free_device		= tcmu_free_device,
+	.unplug_device		= tcmu_unplug_device,
+	.plug_device		= tcmu_plug_device,
+	.parse_cdb		= tcmu_parse_cdb,
+	.tmr_notify		= tcmu_tmr_notify,
+	.set_configfs_dev_params = tcmu_set_configfs_dev_params,
+	.show_configfs_dev_params = tcmu_show_configfs_dev_params,
+	.get_device_type	= sbc_get_device_type,
+	.get_blocks		= tcmu_get_blocks,
+	.tb_dev_action_attrs	= tcmu_action_attrs,
+};
 
 static int __init tcmu_init(void)
 {
