@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# make            build drivers/target/target_core_user.ko against KDIR
+# make            build drivers/target/tcmu/target_core_user.ko against KDIR
 # make run        build, boot a VM, make a user-backed LUN and drive I/O
 # make check      run the whole test suite (unit + VM, stock and ours,
 #                 and the debug tier on the debug kernel)
@@ -23,7 +23,7 @@ KDIR := $(KERNEL_DIR)/headers/usr/src/linux-headers-$(notdir $(KERNEL_DIR))-amd6
 endif
 export KDIR
 
-MOD_DIR := $(TOP)/drivers/target
+MOD_DIR := $(TOP)/drivers/target/tcmu
 
 .PHONY: all modules clean run check check-debug soak check-unit check-vm sparse checkpatch bench
 

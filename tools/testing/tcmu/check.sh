@@ -40,7 +40,7 @@ kernel_dir=$("$top/scripts/fetch-kernel.sh" --source | tail -n1)
 abi=$(basename "$kernel_dir")
 KDIR=${KDIR:-$kernel_dir/headers/usr/src/linux-headers-$abi-amd64}
 KSRC=$kernel_dir/source
-mod=$top/drivers/target
+mod=$top/drivers/target/tcmu
 
 # The debug kernel (cached; a cold build is ~15 CPU-minutes) builds at the
 # lowest priority while the other steps run: the VM tests spend much of
@@ -67,7 +67,7 @@ else
 	result FAIL static/sparse "$out/sparse.log"
 fi
 # Our sources, not the build's generated *.mod.c.
-srcs=$(cd "$top" && ls drivers/target/*.[ch] | grep -v '\.mod\.c$')
+srcs=$(cd "$top" && ls drivers/target/tcmu/*.[ch] | grep -v '\.mod\.c$')
 if (cd "$top" && "$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse \
 	-f $srcs) >"$out/checkpatch.log" 2>&1; then
 	result PASS static/checkpatch

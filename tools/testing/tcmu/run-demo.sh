@@ -7,7 +7,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 module=${MODULE:-ours}
 if [ "$module" = ours ] &&
-   modinfo -F description "$here/../../../drivers/target/target_core_user.ko" | grep -qi placeholder; then
+   modinfo -F description "$here/../../../drivers/target/tcmu/target_core_user.ko" | grep -qi placeholder; then
 	echo "run-demo: our driver is still the placeholder module; showing the stock one" >&2
 	module=stock
 fi

@@ -115,7 +115,7 @@ finish() {
 
 # Tests that do not apply to this module are skipped without booting.
 run=()
-ko=$top/drivers/target/target_core_user.ko
+ko=$top/drivers/target/tcmu/target_core_user.ko
 placeholder=0
 if [ "$module" = ours ]; then
 	[ -f "$ko" ] || { log "build the module first: make"; exit 2; }
@@ -151,7 +151,7 @@ if [ "$kernel" = debug ]; then
 	if [ "$module" = ours ]; then
 		# Our module, built against the debug tree in a scratch copy.
 		mkdir -p "$work/mod"
-		cp "$top"/drivers/target/Kbuild "$top"/drivers/target/*.[ch] "$work/mod/"
+		cp "$top"/drivers/target/tcmu/Kbuild "$top"/drivers/target/tcmu/*.[ch] "$work/mod/"
 		make -s -C "$dk/build" M="$work/mod" modules >"$work/mod/build.log" 2>&1 || {
 			cat "$work/mod/build.log" >&2
 			log "our module does not build against the debug kernel"

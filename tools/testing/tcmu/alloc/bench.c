@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Micro-benchmark of the data area allocator (drivers/target/tcmu_data_area.c)
+ * Micro-benchmark of the data area allocator (drivers/target/tcmu/data_area.c)
  * against a bitmap allocator like the stock 6.1 driver's, in userspace on the
  * kernel's own lib/xarray.c (see the Makefile: "make bench" builds it -O2
  * with XA_CHUNK_SHIFT 6 as in the kernel, without sanitizers or XA_DEBUG).
@@ -53,7 +53,7 @@
 #include <linux/mm.h>
 #include <linux/xarray.h>
 
-#include "tcmu_data_area.h"
+#include "data_area.h"
 #include "shim.h"
 #include "bench.h"
 

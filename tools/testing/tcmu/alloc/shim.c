@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Userspace stand-ins for the kernel services lib/xarray.c and
- * tcmu_data_area.c link against: the XArray node slab, the order-0 page
+ * data_area.c link against: the XArray node slab, the order-0 page
  * allocator (alloc_page()/__free_page(), a struct page over a buffer from
  * aligned_alloc()), warnings and a few bitmap helpers.  Allocations can be
  * made to fail on demand and are counted, so the tests can check roll-back

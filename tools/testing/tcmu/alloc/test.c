@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the TCMU data area allocator (drivers/target/tcmu_data_area.c)
+ * Unit tests of the TCMU data area allocator (drivers/target/tcmu/data_area.c)
  * in userspace, against the kernel's own lib/xarray.c built with
  * XA_CHUNK_SHIFT 3 (8 slots a node: a few dozen blocks already make a tree
  * of several levels), XA_DEBUG, ASan and UBSan.  See the Makefile.
@@ -91,7 +91,7 @@
 #include <linux/mm.h>
 #include <linux/xarray.h>
 
-#include "tcmu_data_area.h"
+#include "data_area.h"
 #include "shim.h"
 #include "bench.h"
 

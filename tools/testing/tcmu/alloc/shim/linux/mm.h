@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Userspace stand-in for <linux/mm.h>: just what tcmu_data_area.c uses. */
+/* Userspace stand-in for <linux/mm.h>: just what data_area.c uses. */
 #ifndef TCMU_SHIM_LINUX_MM_H
 #define TCMU_SHIM_LINUX_MM_H
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * TCMU data area: block allocation on an XArray, see tcmu_data_area.h.
+ * TCMU data area: block allocation on an XArray, see data_area.h.
  *
  * Every function runs under the caller's lock, one at a time per data
  * area, so the counters need no locking of their own.  The XArray's
@@ -41,7 +41,7 @@
 #include <linux/string.h>
 #include <linux/xarray.h>
 
-#include "tcmu_data_area.h"
+#include "data_area.h"
 
 #define TCMU_DA_RECLAIM_WIN	256
 

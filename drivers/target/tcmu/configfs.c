@@ -1,0 +1,733 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * target_core_user: configfs: the control parameters, the attrib group's
+ * attributes and the action group's actions.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/configfs.h>
+#include <linux/parser.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "tcmu.h"
+
+/* ---------------------------------------------------------------------
+ * Configfs: control parameters
+ */
+
+enum {
+	TCMU_OPT_DEV_CONFIG,
+	TCMU_OPT_DEV_SIZE,
+	TCMU_OPT_HW_BLOCK_SIZE,
+	TCMU_OPT_HW_MAX_SECTORS,
+	TCMU_OPT_NL_REPLY_SUPPORTED,
+	TCMU_OPT_MAX_DATA_AREA_MB,
+	TCMU_OPT_DATA_PAGES_PER_BLK,
+	TCMU_OPT_CMD_RING_SIZE_MB,
+	TCMU_OPT_ERR,
+};
+
+static const match_table_t tcmu_opt_tokens = {
+	{TCMU_OPT_DEV_CONFIG, "dev_config=%s"},
+	{TCMU_OPT_DEV_SIZE, "dev_size=%s"},
+	{TCMU_OPT_HW_BLOCK_SIZE, "hw_block_size=%d"},
+	{TCMU_OPT_HW_MAX_SECTORS, "hw_max_sectors=%d"},
+	{TCMU_OPT_NL_REPLY_SUPPORTED, "nl_reply_supported=%d"},
+	{TCMU_OPT_MAX_DATA_AREA_MB, "max_data_area_mb=%d"},
+	{TCMU_OPT_DATA_PAGES_PER_BLK, "data_pages_per_blk=%d"},
+	{TCMU_OPT_CMD_RING_SIZE_MB, "cmd_ring_size_mb=%d"},
+	{TCMU_OPT_ERR, NULL}
+};
+
+static int tcmu_opt_positive(substring_t *arg, const char *what, int *val)
+{
+	int ret = match_int(arg, val);
+
+	if (ret < 0) {
+		pr_err("match_int() failed for %s=. Error %d.\n", what, ret);
+		return ret;
+	}
+	if (*val <= 0) {
+		pr_err("Invalid %s %d: must be greater than zero.\n",
+		       what, *val);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int tcmu_opt_hw_attr(substring_t *arg, const char *what, u32 *attr)
+{
+	int val, ret;
+
+	ret = tcmu_opt_positive(arg, what, &val);
+	if (!ret)
+		*attr = val;
+	return ret;
+}
+
+/* The sizes can change only before the device is enabled. */
+static int tcmu_opt_size(struct tcmu_device *td, int token, substring_t *arg)
+{
+	const char *what = token == TCMU_OPT_MAX_DATA_AREA_MB ? "max_data_area_mb" :
+			   token == TCMU_OPT_DATA_PAGES_PER_BLK ?
+			   "data_pages_per_blk" : "cmd_ring_size_mb";
+	int val, ret, global;
+
+	ret = tcmu_opt_positive(arg, what, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&td->cmdr_lock);
+	if (td->ready) {
+		pr_err("Cannot set %s after it has been enabled.\n", what);
+		ret = -EINVAL;
+		goto out;
+	}
+	switch (token) {
+	case TCMU_OPT_MAX_DATA_AREA_MB:
+		global = READ_ONCE(tcmu_global_max_mb);
+		if (val > global) {
+			pr_err("%d is too large. Adjusting max_data_area_mb to global limit of %d\n",
+			       val, global);
+			val = global;
+		}
+		if (val > TCMU_DATA_MB_MAX) {
+			pr_err("%d is too large. Adjusting max_data_area_mb to the data window of %u\n",
+			       val, TCMU_DATA_MB_MAX);
+			val = TCMU_DATA_MB_MAX;
+		}
+		if (TCMU_MB_TO_PAGES(val) < td->pages_per_blk) {
+			pr_err("Invalid max_data_area_mb %d: smaller than data_pages_per_blk (%u pages).\n",
+			       val, td->pages_per_blk);
+			ret = -EINVAL;
+			break;
+		}
+		td->data_mb = val;
+		break;
+	case TCMU_OPT_DATA_PAGES_PER_BLK:
+		if (val > TCMU_MB_TO_PAGES(td->data_mb)) {
+			pr_err("Invalid data_pages_per_blk %d: greater than max_data_area_mb %u -> %zu pages.\n",
+			       val, td->data_mb, TCMU_MB_TO_PAGES(td->data_mb));
+			ret = -EINVAL;
+			break;
+		}
+		td->pages_per_blk = val;
+		break;
+	default:
+		if (val > TCMU_RING_MB_MAX) {
+			pr_err("%d is too large. Adjusting cmd_ring_size_mb to global limit of %u\n",
+			       val, TCMU_RING_MB_MAX);
+			val = TCMU_RING_MB_MAX;
+		}
+		td->ring_mb = val;
+		break;
+	}
+out:
+	mutex_unlock(&td->cmdr_lock);
+	return ret;
+}
+
+ssize_t tcmu_set_configfs_dev_params(struct se_device *dev,
+				     const char *page, ssize_t count)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+	substring_t args[MAX_OPT_ARGS];
+	char *opts, *orig, *p;
+	int ret = 0, token;
+
+	opts = kstrdup(page, GFP_KERNEL);
+	if (!opts)
+		return -ENOMEM;
+	orig = opts;
+
+	while (!ret && (p = strsep(&opts, ",\n")) != NULL) {
+		if (!*p)
+			continue;
+		token = match_token(p, tcmu_opt_tokens, args);
+		switch (token) {
+		case TCMU_OPT_DEV_CONFIG:
+			if (!match_strlcpy(td->dev_config, &args[0],
+					   TCMU_CONFIG_LEN))
+				ret = -EINVAL;
+			break;
+		case TCMU_OPT_DEV_SIZE:
+			ret = match_u64(&args[0], &td->dev_size);
+			if (ret < 0)
+				pr_err("match_u64() failed for dev_size=. Error %d.\n",
+				       ret);
+			break;
+		case TCMU_OPT_HW_BLOCK_SIZE:
+			ret = tcmu_opt_hw_attr(&args[0], "hw_block_size",
+					       &dev->dev_attrib.hw_block_size);
+			break;
+		case TCMU_OPT_HW_MAX_SECTORS:
+			ret = tcmu_opt_hw_attr(&args[0], "hw_max_sectors",
+					       &dev->dev_attrib.hw_max_sectors);
+			break;
+		case TCMU_OPT_NL_REPLY_SUPPORTED:
+			ret = match_int(&args[0], &td->nl_reply_supported);
+			if (ret < 0)
+				pr_err("match_int() failed for nl_reply_supported=. Error %d.\n",
+				       ret);
+			break;
+		case TCMU_OPT_MAX_DATA_AREA_MB:
+		case TCMU_OPT_DATA_PAGES_PER_BLK:
+		case TCMU_OPT_CMD_RING_SIZE_MB:
+			ret = tcmu_opt_size(td, token, &args[0]);
+			break;
+		default:
+			break;
+		}
+	}
+	kfree(orig);
+	return ret ? ret : count;
+}
+
+ssize_t tcmu_show_configfs_dev_params(struct se_device *dev, char *b)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+
+	ssize_t n;
+
+	n = sprintf(b, "Config: %s Size: %llu ",
+		    td->dev_config[0] ? td->dev_config : "NULL", td->dev_size);
+	n += sprintf(b + n, "MaxDataAreaMB: %u DataPagesPerBlk: %u ",
+		     td->data_mb, td->pages_per_blk);
+	n += sprintf(b + n, "CmdRingSizeMB: %u\n", td->ring_mb);
+	return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Configfs: attributes (attrib group) and actions (action group)
+ */
+
+static struct se_dev_attrib *tcmu_item_attrib(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct se_dev_attrib,
+			    da_group);
+}
+
+static struct tcmu_device *tcmu_item_dev(struct config_item *item)
+{
+	return TCMU_DEV(tcmu_item_attrib(item)->da_dev);
+}
+
+static struct tcmu_device *tcmu_action_dev(struct config_item *item)
+{
+	return TCMU_DEV(container_of(to_config_group(item), struct se_device,
+				     dev_action_group));
+}
+
+static ssize_t tcmu_cmd_time_out_show(struct config_item *item, char *page)
+{
+	u32 ms = READ_ONCE(tcmu_item_dev(item)->cmd_time_out);
+
+	return sysfs_emit(page, "%u\n", ms / (u32)MSEC_PER_SEC);
+}
+
+static ssize_t tcmu_cmd_time_out_store(struct config_item *item,
+				       const char *page, size_t count)
+{
+	struct se_dev_attrib *da = tcmu_item_attrib(item);
+	u32 val;
+	int ret;
+
+	if (da->da_dev->export_count) {
+		pr_err("Unable to set tcmu cmd_time_out while exports exist\n");
+		return -EINVAL;
+	}
+	ret = kstrtou32(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	WRITE_ONCE(TCMU_DEV(da->da_dev)->cmd_time_out, val * MSEC_PER_SEC);
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, cmd_time_out);
+
+static ssize_t tcmu_qfull_time_out_show(struct config_item *item, char *page)
+{
+	int v = READ_ONCE(tcmu_item_dev(item)->qfull_time_out);
+
+	return sysfs_emit(page, "%d\n", v <= 0 ? v : v / (int)MSEC_PER_SEC);
+}
+
+static ssize_t tcmu_qfull_time_out_store(struct config_item *item,
+					 const char *page, size_t count)
+{
+	struct tcmu_device *td = tcmu_item_dev(item);
+	s32 val;
+	int ret;
+
+	ret = kstrtos32(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (val >= 0) {
+		WRITE_ONCE(td->qfull_time_out, val * MSEC_PER_SEC);
+	} else if (val == -1) {
+		WRITE_ONCE(td->qfull_time_out, val);
+	} else {
+		pr_err("Invalid qfull timeout value %d\n", val);
+		return -EINVAL;
+	}
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, qfull_time_out);
+
+static ssize_t tcmu_reclaim_s_store(const char *page, size_t count, u32 *what)
+{
+	u32 val;
+	int ret;
+
+	ret = kstrtou32(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (val > TCMU_RECLAIM_S_MAX) {
+		pr_err("%u s is too long: at most %u\n", val, TCMU_RECLAIM_S_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*what, val);
+	return count;
+}
+
+static u32 *tcmu_reclaim_s_ptr(struct config_item *item, size_t off)
+{
+	return (void *)tcmu_item_dev(item) + off;
+}
+
+/* A reclaim time in seconds, 0 to TCMU_RECLAIM_S_MAX: td->@_field. */
+#define TCMU_RECLAIM_S_ATTR(_name, _field)				\
+static const size_t tcmu_##_name##_off =				\
+	offsetof(struct tcmu_device, _field);				\
+static ssize_t tcmu_##_name##_show(struct config_item *item, char *page) \
+{									\
+	u32 *p = tcmu_reclaim_s_ptr(item, tcmu_##_name##_off);		\
+									\
+	return sysfs_emit(page, "%u\n", READ_ONCE(*p));			\
+}									\
+static ssize_t tcmu_##_name##_store(struct config_item *item,		\
+				    const char *page, size_t count)	\
+{									\
+	u32 *p = tcmu_reclaim_s_ptr(item, tcmu_##_name##_off);		\
+									\
+	return tcmu_reclaim_s_store(page, count, p);			\
+}									\
+CONFIGFS_ATTR(tcmu_, _name)
+
+TCMU_RECLAIM_S_ATTR(data_idle_timeout, idle_timeout);
+TCMU_RECLAIM_S_ATTR(data_hwm_half_life, hwm_half_life);
+
+static ssize_t tcmu_max_data_area_mb_show(struct config_item *item,
+					  char *page)
+{
+	return sysfs_emit(page, "%u\n", tcmu_item_dev(item)->data_mb);
+}
+CONFIGFS_ATTR_RO(tcmu_, max_data_area_mb);
+
+static ssize_t tcmu_data_pages_per_blk_show(struct config_item *item,
+					    char *page)
+{
+	return sysfs_emit(page, "%u\n", tcmu_item_dev(item)->pages_per_blk);
+}
+CONFIGFS_ATTR_RO(tcmu_, data_pages_per_blk);
+
+static ssize_t tcmu_cmd_ring_size_mb_show(struct config_item *item,
+					  char *page)
+{
+	return sysfs_emit(page, "%u\n", tcmu_item_dev(item)->ring_mb);
+}
+CONFIGFS_ATTR_RO(tcmu_, cmd_ring_size_mb);
+
+static ssize_t tcmu_dev_config_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%s\n", tcmu_item_dev(item)->dev_config);
+}
+
+static ssize_t tcmu_dev_config_store(struct config_item *item,
+				     const char *page, size_t count)
+{
+	struct tcmu_device *td = tcmu_item_dev(item);
+	size_t len = strlen(page);
+	int ret;
+
+	if (!len || len > TCMU_CONFIG_LEN - 1)
+		return -EINVAL;
+
+	if (target_dev_configured(&td->se_dev)) {
+		ret = tcmu_nl_send_reconfig(td, tcmu_put_dev_cfg, page);
+		if (ret) {
+			pr_err("Unable to reconfigure device\n");
+			return ret;
+		}
+		strscpy(td->dev_config, page, TCMU_CONFIG_LEN);
+		ret = tcmu_swap_uio_name(td);
+		if (ret)
+			return ret;
+		return count;
+	}
+	strscpy(td->dev_config, page, TCMU_CONFIG_LEN);
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, dev_config);
+
+static ssize_t tcmu_dev_size_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%llu\n", tcmu_item_dev(item)->dev_size);
+}
+
+static ssize_t tcmu_dev_size_store(struct config_item *item,
+				   const char *page, size_t count)
+{
+	struct tcmu_device *td = tcmu_item_dev(item);
+	u64 val;
+	int ret;
+
+	ret = kstrtou64(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (target_dev_configured(&td->se_dev)) {
+		ret = tcmu_nl_send_reconfig(td, tcmu_put_dev_size, &val);
+		if (ret) {
+			pr_err("Unable to reconfigure device\n");
+			return ret;
+		}
+	}
+	td->dev_size = val;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, dev_size);
+
+static ssize_t tcmu_nl_reply_supported_show(struct config_item *item,
+					    char *page)
+{
+	return sysfs_emit(page, "%d\n",
+			  tcmu_item_dev(item)->nl_reply_supported);
+}
+
+static ssize_t tcmu_nl_reply_supported_store(struct config_item *item,
+					     const char *page, size_t count)
+{
+	s8 val;
+	int ret;
+
+	ret = kstrtos8(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	tcmu_item_dev(item)->nl_reply_supported = val;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, nl_reply_supported);
+
+static ssize_t tcmu_emulate_write_cache_show(struct config_item *item,
+					     char *page)
+{
+	return sysfs_emit(page, "%i\n",
+			  tcmu_item_attrib(item)->emulate_write_cache);
+}
+
+static ssize_t tcmu_emulate_write_cache_store(struct config_item *item,
+					      const char *page, size_t count)
+{
+	struct se_dev_attrib *da = tcmu_item_attrib(item);
+	struct tcmu_device *td = TCMU_DEV(da->da_dev);
+	u8 val;
+	int ret;
+
+	ret = kstrtou8(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (target_dev_configured(&td->se_dev)) {
+		ret = tcmu_nl_send_reconfig(td, tcmu_put_write_cache, &val);
+		if (ret) {
+			pr_err("Unable to reconfigure device\n");
+			return ret;
+		}
+	}
+	da->emulate_write_cache = val;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, emulate_write_cache);
+
+/* A device flag as a 0/1 attribute: td->flags bit @bit. */
+static ssize_t tcmu_flag_show(struct config_item *item, char *page, int bit)
+{
+	return sysfs_emit(page, "%i\n",
+			  test_bit(bit, &tcmu_item_dev(item)->flags));
+}
+
+static ssize_t tcmu_flag_store(struct config_item *item, const char *page,
+			       size_t count, int bit)
+{
+	u8 val;
+	int ret;
+
+	ret = kstrtou8(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (val > 1)
+		return -EINVAL;
+	assign_bit(bit, &tcmu_item_dev(item)->flags, val);
+	return count;
+}
+
+#define TCMU_FLAG_ATTR(_name, _bit)					\
+static const int tcmu_##_name##_bit = (_bit);				\
+static ssize_t tcmu_##_name##_show(struct config_item *item, char *page) \
+{									\
+	return tcmu_flag_show(item, page, tcmu_##_name##_bit);		\
+}									\
+static ssize_t tcmu_##_name##_store(struct config_item *item,		\
+				    const char *page, size_t count)	\
+{									\
+	return tcmu_flag_store(item, page, count, tcmu_##_name##_bit);	\
+}									\
+CONFIGFS_ATTR(tcmu_, _name)
+
+TCMU_FLAG_ATTR(tmr_notification, TCMU_DEV_TMR_NOTIFY);
+/*
+ * data_keep_pages=1: the device's data pages are never given back while
+ * it lives (no idle, decay, global limit or shrinker reclaim), for
+ * handlers that pin the data window (io_uring fixed buffers, RDMA, ...),
+ * which a block given new memory would leave pointing at the old pages.
+ */
+TCMU_FLAG_ATTR(data_keep_pages, TCMU_DEV_KEEP_PAGES);
+
+/* Data area statistics, read-only; 0 before the device is enabled. */
+enum tcmu_stat {
+	TCMU_STAT_ALLOCATED,
+	TCMU_STAT_IN_USE,
+	TCMU_STAT_FREE,
+	TCMU_STAT_PEAK,
+	TCMU_STAT_RECLAIMED,
+	TCMU_STAT_RECLAIMED_DECAY,
+	TCMU_STAT_RECLAIMED_IDLE,
+	TCMU_STAT_RECLAIMED_BUDGET,
+	TCMU_STAT_RECLAIMED_PRESSURE,
+	TCMU_STAT_NOMEM_DATA,
+	TCMU_STAT_NOMEM_CMD_ID,
+};
+
+static ssize_t tcmu_stat_show(struct config_item *item, char *page,
+			      enum tcmu_stat which)
+{
+	struct tcmu_device *td = tcmu_item_dev(item);
+	u64 reclaimed[TCMU_RECLAIM_NR], nomem[TCMU_NOMEM_NR];
+	struct tcmu_da_stats st = {};
+	u64 v = 0;
+
+	mutex_lock(&td->cmdr_lock);
+	if (td->ready)
+		tcmu_da_get_stats(&td->da, &st);
+	memcpy(reclaimed, td->reclaimed, sizeof(reclaimed));
+	memcpy(nomem, td->nomem_waits, sizeof(nomem));
+	mutex_unlock(&td->cmdr_lock);
+
+	switch (which) {
+	case TCMU_STAT_ALLOCATED:
+		v = st.pages_allocated;
+		break;
+	case TCMU_STAT_IN_USE:
+		v = st.pages_in_use;
+		break;
+	case TCMU_STAT_FREE:
+		v = st.pages_free;
+		break;
+	case TCMU_STAT_PEAK:
+		v = st.pages_peak;
+		break;
+	case TCMU_STAT_RECLAIMED:
+		v = st.pages_reclaimed;
+		break;
+	case TCMU_STAT_RECLAIMED_DECAY:
+		v = reclaimed[TCMU_RECLAIM_DECAY];
+		break;
+	case TCMU_STAT_RECLAIMED_IDLE:
+		v = reclaimed[TCMU_RECLAIM_IDLE];
+		break;
+	case TCMU_STAT_RECLAIMED_BUDGET:
+		v = reclaimed[TCMU_RECLAIM_BUDGET];
+		break;
+	case TCMU_STAT_RECLAIMED_PRESSURE:
+		v = reclaimed[TCMU_RECLAIM_PRESSURE];
+		break;
+	case TCMU_STAT_NOMEM_DATA:
+		v = nomem[TCMU_NOMEM_DATA];
+		break;
+	case TCMU_STAT_NOMEM_CMD_ID:
+		v = nomem[TCMU_NOMEM_CMD_ID];
+		break;
+	}
+	return sysfs_emit(page, "%llu\n", v);
+}
+
+#define TCMU_STAT_ATTR(_name, _which)					\
+static ssize_t tcmu_##_name##_show(struct config_item *item, char *page) \
+{									\
+	return tcmu_stat_show(item, page, _which);			\
+}									\
+CONFIGFS_ATTR_RO(tcmu_, _name)
+
+TCMU_STAT_ATTR(data_pages_allocated, TCMU_STAT_ALLOCATED);
+TCMU_STAT_ATTR(data_pages_in_use, TCMU_STAT_IN_USE);
+TCMU_STAT_ATTR(data_pages_free, TCMU_STAT_FREE);
+TCMU_STAT_ATTR(data_pages_peak, TCMU_STAT_PEAK);
+TCMU_STAT_ATTR(data_pages_reclaimed, TCMU_STAT_RECLAIMED);
+TCMU_STAT_ATTR(data_pages_reclaimed_decay, TCMU_STAT_RECLAIMED_DECAY);
+TCMU_STAT_ATTR(data_pages_reclaimed_idle, TCMU_STAT_RECLAIMED_IDLE);
+TCMU_STAT_ATTR(data_pages_reclaimed_budget, TCMU_STAT_RECLAIMED_BUDGET);
+TCMU_STAT_ATTR(data_pages_reclaimed_pressure, TCMU_STAT_RECLAIMED_PRESSURE);
+TCMU_STAT_ATTR(data_nomem_waits, TCMU_STAT_NOMEM_DATA);
+TCMU_STAT_ATTR(cmd_id_nomem_waits, TCMU_STAT_NOMEM_CMD_ID);
+
+static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
+{
+	struct tcmu_device *td = tcmu_action_dev(item);
+
+	return sysfs_emit(page, "%s\n",
+			  test_bit(TCMU_DEV_BLOCKED, &td->flags) ?
+			  "blocked" : "unblocked");
+}
+
+static ssize_t tcmu_block_dev_store(struct config_item *item,
+				    const char *page, size_t count)
+{
+	struct tcmu_device *td = tcmu_action_dev(item);
+	u8 val;
+	int ret;
+
+	if (!target_dev_configured(&td->se_dev)) {
+		pr_err("Device is not configured.\n");
+		return -EINVAL;
+	}
+	ret = kstrtou8(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (val > 1) {
+		pr_err("Invalid block value %d\n", val);
+		return -EINVAL;
+	}
+	if (val)
+		tcmu_block(td);
+	else
+		tcmu_unblock(td);
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, block_dev);
+
+static ssize_t tcmu_reset_ring_store(struct config_item *item,
+				     const char *page, size_t count)
+{
+	struct tcmu_device *td = tcmu_action_dev(item);
+	u8 val;
+	int ret;
+
+	if (!target_dev_configured(&td->se_dev)) {
+		pr_err("Device is not configured.\n");
+		return -EINVAL;
+	}
+	ret = kstrtou8(page, 0, &val);
+	if (ret < 0)
+		return ret;
+	if (val != 1 && val != 2) {
+		pr_err("Invalid reset ring value %d\n", val);
+		return -EINVAL;
+	}
+	tcmu_reset_ring(td, val);
+	return count;
+}
+CONFIGFS_ATTR_WO(tcmu_, reset_ring);
+
+static ssize_t tcmu_free_kept_buf_store(struct config_item *item,
+					const char *page, size_t count)
+{
+	struct tcmu_device *td = tcmu_action_dev(item);
+	u16 id;
+	int ret;
+
+	if (!target_dev_configured(&td->se_dev)) {
+		pr_err("Device is not configured.\n");
+		return -EINVAL;
+	}
+	ret = kstrtou16(page, 0, &id);
+	if (ret < 0)
+		return ret;
+	ret = tcmu_free_kept(td, id);
+	return ret ? ret : count;
+}
+CONFIGFS_ATTR_WO(tcmu_, free_kept_buf);
+
+static struct configfs_attribute *tcmu_own_attrib_attrs[] = {
+	&tcmu_attr_cmd_time_out,
+	&tcmu_attr_qfull_time_out,
+	&tcmu_attr_max_data_area_mb,
+	&tcmu_attr_data_pages_per_blk,
+	&tcmu_attr_cmd_ring_size_mb,
+	&tcmu_attr_data_pages_allocated,
+	&tcmu_attr_data_pages_in_use,
+	&tcmu_attr_data_pages_free,
+	&tcmu_attr_data_pages_peak,
+	&tcmu_attr_data_pages_reclaimed,
+	&tcmu_attr_data_pages_reclaimed_decay,
+	&tcmu_attr_data_pages_reclaimed_idle,
+	&tcmu_attr_data_pages_reclaimed_budget,
+	&tcmu_attr_data_pages_reclaimed_pressure,
+	&tcmu_attr_data_nomem_waits,
+	&tcmu_attr_cmd_id_nomem_waits,
+	&tcmu_attr_data_idle_timeout,
+	&tcmu_attr_data_hwm_half_life,
+	&tcmu_attr_data_keep_pages,
+	&tcmu_attr_dev_config,
+	&tcmu_attr_dev_size,
+	&tcmu_attr_emulate_write_cache,
+	&tcmu_attr_tmr_notification,
+	&tcmu_attr_nl_reply_supported,
+	NULL,
+};
+
+struct configfs_attribute *tcmu_action_attrs[] = {
+	&tcmu_attr_block_dev,
+	&tcmu_attr_reset_ring,
+	&tcmu_attr_free_kept_buf,
+	NULL,
+};
+
+/* passthrough_attrib_attrs + passthrough_pr_attrib_attrs + ours */
+static struct configfs_attribute **tcmu_attrib_attrs;
+
+static size_t tcmu_attrs_count(struct configfs_attribute **attrs)
+{
+	size_t n = 0;
+
+	while (attrs[n])
+		n++;
+	return n;
+}
+
+int tcmu_build_attrs(struct target_backend_ops *ops)
+{
+	struct configfs_attribute **lists[] = {
+		passthrough_attrib_attrs,
+		passthrough_pr_attrib_attrs,
+		tcmu_own_attrib_attrs,
+	};
+	size_t i, n = 0, k;
+
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		n += tcmu_attrs_count(lists[i]);
+	tcmu_attrib_attrs = kcalloc(n + 1, sizeof(*tcmu_attrib_attrs),
+				    GFP_KERNEL);
+	if (!tcmu_attrib_attrs)
+		return -ENOMEM;
+	n = 0;
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		for (k = 0; lists[i][k]; k++)
+			tcmu_attrib_attrs[n++] = lists[i][k];
+	ops->tb_dev_attrib_attrs = tcmu_attrib_attrs;
+	return 0;
+}
+
+void tcmu_free_attrs(void)
+{
+	kfree(tcmu_attrib_attrs);
+}

@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * target_core_user: the module, the UIO device (mmap, fault, open, release, kicks)
+ * and each device's life from LIO's alloc_device to free_device.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/stringify.h>
+#include <linux/vmalloc.h>
+#include <target/target_core_fabric.h>
+
+#include "tcmu.h"
+
+static struct device *tcmu_root;
+
+/* ---------------------------------------------------------------------
+ * Device references
+ */
+
+static void tcmu_dev_free_rcu(struct rcu_head *head)
+{
+	struct se_device *se_dev = container_of(head, struct se_device,
+						rcu_head);
+	struct tcmu_device *td = TCMU_DEV(se_dev);
+
+	kfree(td->uio.name);
+	kfree(td->name);
+	kfree(td);
+}
+
+/* The last reference: no VMA, no LIO user, no timer or work left. */
+static void tcmu_dev_release(struct kref *kref)
+{
+	struct tcmu_device *td = container_of(kref, struct tcmu_device, kref);
+	struct tcmu_req *req;
+	unsigned long id;
+
+	mutex_lock(&td->cmdr_lock);
+	xa_for_each(&td->reqs, id, req) {
+		/* LIO drained its commands: only TIMEDOUT and KEPT remain. */
+		WARN_ON_ONCE(req->state == TCMU_REQ_RING);
+		xa_erase(&td->reqs, id);
+		tcmu_req_free(req);
+	}
+	xa_destroy(&td->reqs);
+	WARN_ON_ONCE(!list_empty(&td->qfull_list));
+	tcmu_drop_tmrs(td);
+	if (td->ready) {
+		tcmu_da_destroy(&td->da);
+		vfree(td->ring);
+		td->ring = NULL;
+		td->ready = false;
+		tcmu_acct(td);
+	}
+	mutex_unlock(&td->cmdr_lock);
+
+	call_rcu(&td->se_dev.rcu_head, tcmu_dev_free_rcu);
+}
+
+static void tcmu_dev_put(struct tcmu_device *td)
+{
+	kref_put(&td->kref, tcmu_dev_release);
+}
+
+/* ---------------------------------------------------------------------
+ * UIO: the handler's mapping and its kicks
+ */
+
+static void tcmu_vm_open(struct vm_area_struct *vma)
+{
+	struct tcmu_device *td = vma->vm_private_data;
+
+	kref_get(&td->kref);
+}
+
+static void tcmu_vm_close(struct vm_area_struct *vma)
+{
+	tcmu_dev_put(vma->vm_private_data);
+}
+
+static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
+{
+	struct tcmu_device *td = vmf->vma->vm_private_data;
+	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+	struct page *page;
+	u32 blk, in_blk;
+
+	if (off < td->ring_bytes) {
+		page = vmalloc_to_page(td->ring + off);
+		get_page(page);
+		vmf->page = page;
+		return 0;
+	}
+	if (off < TCMU_DATA_OFF || off >= TCMU_MAP_SIZE)
+		return VM_FAULT_SIGBUS;	/* the gap after the ring */
+
+	blk = div_u64_rem(off - TCMU_DATA_OFF, td->da.blk_size, &in_blk);
+	if (blk >= td->da.max_blocks)
+		return VM_FAULT_SIGBUS;
+
+	/*
+	 * cmdr_lock keeps the block's memory alive until the page is
+	 * pinned and locked; reclaim locks the page before unmapping, so
+	 * it waits for this fault's PTE and then zaps it.
+	 */
+	mutex_lock(&td->cmdr_lock);
+	page = tcmu_da_page(&td->da, blk, in_blk >> PAGE_SHIFT);
+	if (!page) {
+		mutex_unlock(&td->cmdr_lock);
+		pr_warn_ratelimited("%s: fault on data block %u, which has no memory\n",
+				    td->name, blk);
+		return VM_FAULT_SIGBUS;
+	}
+	get_page(page);
+	lock_page(page);
+	mutex_unlock(&td->cmdr_lock);
+
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+static const struct vm_operations_struct tcmu_vm_ops = {
+	.open = tcmu_vm_open,
+	.close = tcmu_vm_close,
+	.fault = tcmu_vm_fault,
+};
+
+static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+
+	/* The whole region, exactly: map 0 at offset 0. */
+	if (vma->vm_pgoff || vma_pages(vma) != TCMU_MAP_SIZE >> PAGE_SHIFT)
+		return -EINVAL;
+
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_ops = &tcmu_vm_ops;
+	vma->vm_private_data = td;
+	tcmu_vm_open(vma);
+	return 0;
+}
+
+static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+
+	/* One handler at a time (O_EXCL does not work on char devices). */
+	if (test_and_set_bit(TCMU_DEV_OPEN, &td->flags))
+		return -EBUSY;
+	mutex_lock(&td->cmdr_lock);
+	td->inode = inode;
+	mutex_unlock(&td->cmdr_lock);
+	pr_debug("%s: opened\n", td->name);
+	return 0;
+}
+
+static int tcmu_uio_release(struct uio_info *info, struct inode *inode)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+	struct tcmu_req *req;
+	unsigned long id;
+	bool freed = false;
+
+	mutex_lock(&td->cmdr_lock);
+	/*
+	 * Each VMA holds the file, so none is left: nothing to unmap until
+	 * the next open.  The inode may be freed once we return (a node on
+	 * a tmpfs, unlinked): reclaim must not reach it.
+	 */
+	td->inode = NULL;
+	/*
+	 * KEPT buffers belong to the handler that closed: a new one cannot
+	 * know their ids, so they go now.
+	 */
+	xa_for_each(&td->reqs, id, req) {
+		if (req->state != TCMU_REQ_KEPT)
+			continue;
+		xa_erase(&td->reqs, id);
+		tcmu_req_free(req);
+		freed = true;
+	}
+	if (freed && list_empty(&td->tmr_list))
+		tcmu_run_qfull(td, false);
+	mutex_unlock(&td->cmdr_lock);
+
+	clear_bit(TCMU_DEV_OPEN, &td->flags);
+	pr_debug("%s: closed\n", td->name);
+	return 0;
+}
+
+/* A 4-byte write() on the UIO fd: userspace completed something. */
+static int tcmu_uio_irqcontrol(struct uio_info *info, s32 irq_on)
+{
+	struct tcmu_device *td = container_of(info, struct tcmu_device, uio);
+
+	mutex_lock(&td->cmdr_lock);
+	if (tcmu_reap(td))
+		tcmu_run_qfull(td, false);
+	mutex_unlock(&td->cmdr_lock);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Device lifecycle
+ */
+
+static int tcmu_attach_hba(struct se_hba *hba, u32 host_id)
+{
+	struct tcmu_hba *th;
+
+	th = kzalloc(sizeof(*th), GFP_KERNEL);
+	if (!th)
+		return -ENOMEM;
+	th->host_id = host_id;
+	hba->hba_ptr = th;
+	return 0;
+}
+
+static void tcmu_detach_hba(struct se_hba *hba)
+{
+	kfree(hba->hba_ptr);
+	hba->hba_ptr = NULL;
+}
+
+static struct se_device *tcmu_alloc_device(struct se_hba *hba,
+					   const char *name)
+{
+	struct tcmu_device *td;
+
+	td = kzalloc(sizeof(*td), GFP_KERNEL);
+	if (!td)
+		return NULL;
+	td->name = kstrdup(name, GFP_KERNEL);
+	if (!td->name) {
+		kfree(td);
+		return NULL;
+	}
+	kref_init(&td->kref);
+	td->hba = hba;
+	INIT_LIST_HEAD(&td->dev_node);
+	td->cmd_time_out = TCMU_TIME_OUT_DEF;
+	td->qfull_time_out = -1;
+	td->ring_mb = TCMU_RING_MB_DEF;
+	td->data_mb = TCMU_DATA_MB_DEF;
+	td->pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
+	td->idle_timeout = TCMU_IDLE_TIMEOUT_DEF;
+	td->hwm_half_life = TCMU_HWM_HALF_LIFE_DEF;
+
+	mutex_init(&td->cmdr_lock);
+	xa_init_flags(&td->reqs, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&td->ring_list);
+	INIT_LIST_HEAD(&td->qfull_list);
+	INIT_LIST_HEAD(&td->tmr_list);
+	timer_setup(&td->ring_timer, tcmu_ring_timer_fn, 0);
+	timer_setup(&td->qfull_timer, tcmu_qfull_timer_fn, 0);
+	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
+	INIT_LIST_HEAD(&td->nl_wait.node);
+	init_completion(&td->nl_wait.done);
+	return &td->se_dev;
+}
+
+/* The UIO device's name, which handlers match: a new kmalloc()ed string. */
+static char *tcmu_uio_name(struct tcmu_device *td)
+{
+	struct tcmu_hba *th = td->hba->hba_ptr;
+
+	if (td->dev_config[0])
+		return kasprintf(GFP_KERNEL, "tcm-user/%u/%s/%s", th->host_id,
+				 td->name, td->dev_config);
+	return kasprintf(GFP_KERNEL, "tcm-user/%u/%s", th->host_id, td->name);
+}
+
+/*
+ * Give the registered UIO device a new name (dev_config changed).  UIO's
+ * sysfs "name" and our netlink events read it under the UIO device's
+ * info_lock, so the old one is freed only once no reader can hold it.
+ */
+int tcmu_swap_uio_name(struct tcmu_device *td)
+{
+	struct uio_device *idev = td->uio.uio_dev;
+	const char *old;
+	char *name;
+
+	name = tcmu_uio_name(td);
+	if (!name)
+		return -ENOMEM;
+	mutex_lock(&idev->info_lock);
+	old = td->uio.name;
+	td->uio.name = name;
+	mutex_unlock(&idev->info_lock);
+	kfree(old);
+	return 0;
+}
+
+/* Allocate the ring and set up the (empty) data area.  cmdr_lock held. */
+static int tcmu_setup_ring(struct tcmu_device *td)
+{
+	u32 bsz = td->pages_per_blk << PAGE_SHIFT;
+	u32 limit = ((u64)td->data_mb << 20) / bsz;
+	struct tcmu_mailbox *mb;
+	int ret;
+
+	if (td->ready)	/* still mapped after a failed enable */
+		return -EBUSY;
+	ret = tcmu_da_init(&td->da, TCMU_DATA_WIN / bsz, limit, bsz);
+	if (ret)
+		return ret;
+
+	td->ring_bytes = td->ring_mb << 20;
+	td->ring = vzalloc(td->ring_bytes);
+	if (!td->ring) {
+		tcmu_da_destroy(&td->da);
+		return -ENOMEM;
+	}
+	td->mb = td->ring;
+	td->cmdr = td->ring + TCMU_MB_SIZE;
+	td->cmdr_size = td->ring_bytes - TCMU_MB_SIZE;
+	td->cmdr_head = 0;
+	td->cmdr_tail = 0;
+	td->last_active = jiffies;
+	td->hwm = 0;
+	td->win_peak = 0;
+	td->hwm_stamp = jiffies;
+
+	mb = td->mb;
+	mb->version = TCMU_MAILBOX_VERSION;
+	mb->flags = TCMU_MAILBOX_FLAG_CAP_OOOC |
+		    TCMU_MAILBOX_FLAG_CAP_READ_LEN |
+		    TCMU_MAILBOX_FLAG_CAP_TMR |
+		    TCMU_MAILBOX_FLAG_CAP_KEEP_BUF;
+	mb->cmdr_off = TCMU_MB_SIZE;
+	mb->cmdr_size = td->cmdr_size;
+	tcmu_flush_ring(mb, sizeof(*mb));
+	td->ready = true;
+	return 0;
+}
+
+static void tcmu_teardown_ring(struct tcmu_device *td)
+{
+	mutex_lock(&td->cmdr_lock);
+	if (td->ready) {
+		tcmu_da_destroy(&td->da);
+		vfree(td->ring);
+		td->ring = NULL;
+		td->ready = false;
+		tcmu_acct(td);
+	}
+	mutex_unlock(&td->cmdr_lock);
+}
+
+static int tcmu_configure_device(struct se_device *dev)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+	struct uio_info *info = &td->uio;
+	int ret;
+
+	kfree(info->name);
+	info->name = tcmu_uio_name(td);
+	if (!info->name)
+		return -ENOMEM;
+
+	mutex_lock(&td->cmdr_lock);
+	ret = tcmu_setup_ring(td);
+	mutex_unlock(&td->cmdr_lock);
+	if (ret)
+		goto err_name;
+
+	info->version = __stringify(TCMU_MAILBOX_VERSION);
+	info->mem[0].name = "tcm-user command & data buffer";
+	/*
+	 * Shown in sysfs (maps/map0/addr), used by nothing: stock shows the
+	 * ring's kernel address there, we show none.
+	 */
+	info->mem[0].addr = 0;
+	info->mem[0].size = TCMU_MAP_SIZE;
+	info->mem[0].memtype = UIO_MEM_NONE;
+	info->irqcontrol = tcmu_uio_irqcontrol;
+	info->irq = UIO_IRQ_CUSTOM;
+	info->mmap = tcmu_uio_mmap;
+	info->open = tcmu_uio_open;
+	info->release = tcmu_uio_release;
+
+	ret = uio_register_device(tcmu_root, info);
+	if (ret)
+		goto err_ring;
+
+	if (!dev->dev_attrib.hw_block_size)
+		dev->dev_attrib.hw_block_size = 512;
+	if (!dev->dev_attrib.hw_max_sectors)
+		dev->dev_attrib.hw_max_sectors = 128;
+	dev->dev_attrib.hw_queue_depth = 128;
+
+	/* Unless disabled for this device, follow what the daemon said. */
+	if (td->nl_reply_supported >= 0)
+		td->nl_reply_supported = tcmu_nl_reply_feature;
+
+	/* The UIO device may be closed after LIO frees the device. */
+	kref_get(&td->kref);
+
+	ret = tcmu_nl_send_simple(td, TCMU_CMD_ADDED_DEVICE);
+	if (ret)
+		goto err_netlink;
+
+	tcmu_reclaim_add_dev(td);
+	return 0;
+
+err_netlink:
+	kref_put(&td->kref, tcmu_dev_release);	/* not the last one */
+	uio_unregister_device(info);
+	/* A handler's mapping keeps the ring until its last reference. */
+	if (kref_read(&td->kref) > 1)
+		goto err_name;
+err_ring:
+	tcmu_teardown_ring(td);
+err_name:
+	kfree(info->name);
+	info->name = NULL;
+	return ret;
+}
+
+static void tcmu_destroy_device(struct se_device *dev)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+
+	/* Nothing re-arms a timer or the work once GONE is seen. */
+	mutex_lock(&td->cmdr_lock);
+	set_bit(TCMU_DEV_GONE, &td->flags);
+	mutex_unlock(&td->cmdr_lock);
+	del_timer_sync(&td->ring_timer);
+	del_timer_sync(&td->qfull_timer);
+	cancel_work_sync(&td->timeout_work);
+
+	tcmu_reclaim_del_dev(td);
+
+	tcmu_nl_send_simple(td, TCMU_CMD_REMOVED_DEVICE);
+	uio_unregister_device(&td->uio);
+
+	tcmu_dev_put(td);	/* the configure reference */
+}
+
+static void tcmu_free_device(struct se_device *dev)
+{
+	tcmu_dev_put(TCMU_DEV(dev));	/* the alloc reference */
+}
+
+static sector_t tcmu_get_blocks(struct se_device *dev)
+{
+	struct tcmu_device *td = TCMU_DEV(dev);
+
+	return div_u64(td->dev_size - dev->dev_attrib.block_size,
+		       dev->dev_attrib.block_size);
+}
+
+/* ---------------------------------------------------------------------
+ * Module
+ */
+
+static struct target_backend_ops tcmu_backend_ops = {
+	.name			= "user",
+	.owner			= THIS_MODULE,
+	.transport_flags_default = TRANSPORT_FLAG_PASSTHROUGH,
+	.transport_flags_changeable = TRANSPORT_FLAG_PASSTHROUGH_PGR |
+				      TRANSPORT_FLAG_PASSTHROUGH_ALUA,
+	.attach_hba		= tcmu_attach_hba,
+	.detach_hba		= tcmu_detach_hba,
+	.alloc_device		= tcmu_alloc_device,
+	.configure_device	= tcmu_configure_device,
+	.destroy_device		= tcmu_destroy_device,
+	.free_device		= tcmu_free_device,
+	.unplug_device		= tcmu_unplug_device,
+	.plug_device		= tcmu_plug_device,
+	.parse_cdb		= tcmu_parse_cdb,
+	.tmr_notify		= tcmu_tmr_notify,
+	.set_configfs_dev_params = tcmu_set_configfs_dev_params,
+	.show_configfs_dev_params = tcmu_show_configfs_dev_params,
+	.get_device_type	= sbc_get_device_type,
+	.get_blocks		= tcmu_get_blocks,
+	.tb_dev_action_attrs	= tcmu_action_attrs,
+};
+
+static int __init tcmu_init(void)
+{
+	int ret;
+
+	BUILD_BUG_ON(sizeof(struct tcmu_cmd_entry) % TCMU_OP_ALIGN_SIZE);
+	BUILD_BUG_ON(TCMU_MB_SIZE % TCMU_OP_ALIGN_SIZE);
+	BUILD_BUG_ON(TCMU_DATA_OFF % PAGE_SIZE);
+
+	ret = tcmu_reclaim_init();
+	if (ret)
+		return ret;
+	ret = tcmu_req_cache_init();
+	if (ret)
+		goto err_reclaim;
+
+	tcmu_root = root_device_register("tcm_user");
+	if (IS_ERR(tcmu_root)) {
+		ret = PTR_ERR(tcmu_root);
+		goto err_cache;
+	}
+	ret = tcmu_nl_register();
+	if (ret < 0)
+		goto err_root;
+	ret = tcmu_build_attrs(&tcmu_backend_ops);
+	if (ret)
+		goto err_genl;
+	ret = transport_backend_register(&tcmu_backend_ops);
+	if (ret)
+		goto err_attrs;
+	tcmu_reclaim_start();
+	return 0;
+
+err_attrs:
+	tcmu_free_attrs();
+err_genl:
+	tcmu_nl_unregister();
+err_root:
+	root_device_unregister(tcmu_root);
+err_cache:
+	tcmu_req_cache_exit();
+err_reclaim:
+	tcmu_reclaim_exit();
+	return ret;
+}
+
+static void __exit tcmu_exit(void)
+{
+	target_backend_unregister(&tcmu_backend_ops);
+	tcmu_reclaim_exit();
+	tcmu_free_attrs();
+	tcmu_nl_unregister();
+	root_device_unregister(tcmu_root);
+	/* Devices are freed through call_rcu(). */
+	rcu_barrier();
+	tcmu_req_cache_exit();
+}
+
+module_init(tcmu_init);
+module_exit(tcmu_exit);
+
+MODULE_DESCRIPTION("TCM USER subsystem backend (XArray data area)");
+MODULE_LICENSE("GPL");

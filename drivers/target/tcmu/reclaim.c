@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * target_core_user: module-wide accounting of data pages and giving kept-free
+ * pages back: the per-device decay and idle heuristic, the
+ * global_max_data_area_mb budget and the shrinker.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/percpu_counter.h>
+#include <linux/shrinker.h>
+
+#include "tcmu.h"
+
+int tcmu_global_max_mb = TCMU_GLOBAL_MB_DEF;
+
+/*
+ * Protects tcmu_dev_list; taken before any device's cmdr_lock.  The
+ * reclaim work takes both with mutex_lock(); the shrinker only ever
+ * mutex_trylock()s either.
+ */
+static DEFINE_MUTEX(tcmu_dev_list_lock);
+/* Configured devices: what the reclaim work and the shrinker walk. */
+static LIST_HEAD(tcmu_dev_list);
+
+/*
+ * Data pages of all data areas (in use or kept free) and of those the
+ * ones in use; each device adds its share under its cmdr_lock
+ * (tcmu_acct()).  Per-CPU counters: no cache line shared by every
+ * allocation of every device.  Valid while tcmu_live.
+ */
+static struct percpu_counter tcmu_global_pages;
+static struct percpu_counter tcmu_global_in_use;
+/*
+ * Between the end of module init and the start of module exit; what
+ * module parameters may touch (the counters, the reclaim work) is there
+ * only then.  tcmu_dev_list_lock.
+ */
+static bool tcmu_live;
+/* Bit 0: the reclaim work was queued for global_max_data_area_mb. */
+static unsigned long tcmu_budget_kicked;
+
+static void tcmu_reclaim_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(tcmu_reclaim_work, tcmu_reclaim_fn);
+
+/* ---------------------------------------------------------------------
+ * Module parameters
+ */
+
+static int tcmu_global_max_set(const char *val, const struct kernel_param *kp)
+{
+	int mb, ret;
+
+	ret = kstrtoint(val, 10, &mb);
+	if (ret)
+		return -EINVAL;
+	if (mb <= 0) {
+		pr_err("global_max_data_area_mb must be larger than 0\n");
+		return -EINVAL;
+	}
+	WRITE_ONCE(tcmu_global_max_mb, mb);
+	/*
+	 * Over a lowered limit, kept pages go back at once; but not before
+	 * init or after exit, which would leave the work queued.
+	 */
+	mutex_lock(&tcmu_dev_list_lock);
+	if (tcmu_live)
+		mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return 0;
+}
+
+static int tcmu_global_max_get(char *buf, const struct kernel_param *kp)
+{
+	return sprintf(buf, "%d\n", READ_ONCE(tcmu_global_max_mb));
+}
+
+static const struct kernel_param_ops tcmu_global_max_ops = {
+	.set = tcmu_global_max_set,
+	.get = tcmu_global_max_get,
+};
+
+module_param_cb(global_max_data_area_mb, &tcmu_global_max_ops, NULL, 0644);
+MODULE_PARM_DESC(global_max_data_area_mb,
+		 "Max MBs allowed to be allocated to all the tcmu device's data areas.");
+
+/* kp->arg: the counter to show, or NULL for the kept ones (all - in use). */
+static int tcmu_global_pages_get(char *buf, const struct kernel_param *kp)
+{
+	s64 v = 0;
+
+	mutex_lock(&tcmu_dev_list_lock);
+	if (tcmu_live && kp->arg)
+		v = percpu_counter_sum(kp->arg);
+	else if (tcmu_live)
+		v = percpu_counter_sum(&tcmu_global_pages) -
+		    percpu_counter_sum(&tcmu_global_in_use);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return sprintf(buf, "%lld\n", max_t(s64, v, 0));
+}
+
+static const struct kernel_param_ops tcmu_global_pages_ops = {
+	.get = tcmu_global_pages_get,
+};
+
+module_param_cb(global_data_pages, &tcmu_global_pages_ops,
+		&tcmu_global_pages, 0444);
+MODULE_PARM_DESC(global_data_pages,
+		 "Data pages of all devices; above global_max_data_area_mb kept ones go back (read-only).");
+module_param_cb(global_data_pages_in_use, &tcmu_global_pages_ops,
+		&tcmu_global_in_use, 0444);
+MODULE_PARM_DESC(global_data_pages_in_use,
+		 "Data pages of all devices held by commands (read-only).");
+module_param_cb(global_data_pages_kept, &tcmu_global_pages_ops, NULL, 0444);
+MODULE_PARM_DESC(global_data_pages_kept,
+		 "Data pages of all devices kept free for reuse (read-only).");
+
+/* ---------------------------------------------------------------------
+ * Accounting and the reclaim work
+ */
+
+static long tcmu_global_limit(void)
+{
+	return TCMU_MB_TO_PAGES(READ_ONCE(tcmu_global_max_mb));
+}
+
+/*
+ * Bring the module-wide page counters up to date with @td's data area
+ * (after every allocator call) and make sure the reclaim work runs while
+ * the device keeps free pages: at once if the data areas together went
+ * over global_max_data_area_mb.  That is a reclaim target, as in stock,
+ * never a reason to hold a command back.  cmdr_lock held.
+ */
+void tcmu_acct(struct tcmu_device *td)
+{
+	long pages = 0, in_use = 0;
+
+	if (td->ready) {
+		long ppb = td->da.blk_pages;
+
+		pages = td->da.blocks_present * ppb;
+		in_use = td->da.blocks_in_use * ppb;
+	}
+	if (pages != td->acct_pages)
+		percpu_counter_add(&tcmu_global_pages, pages - td->acct_pages);
+	if (in_use != td->acct_in_use)
+		percpu_counter_add(&tcmu_global_in_use,
+				   in_use - td->acct_in_use);
+	/* Off by at most a per-CPU batch: good enough for a target. */
+	if (pages > td->acct_pages &&
+	    percpu_counter_read(&tcmu_global_pages) > tcmu_global_limit() &&
+	    !test_and_set_bit(0, &tcmu_budget_kicked))
+		mod_delayed_work(system_wq, &tcmu_reclaim_work, 0);
+	else if (pages > in_use && !delayed_work_pending(&tcmu_reclaim_work))
+		queue_delayed_work(system_wq, &tcmu_reclaim_work,
+				   TCMU_RECLAIM_PERIOD);
+	td->acct_pages = pages;
+	td->acct_in_use = in_use;
+}
+
+/*
+ * tcmu_da_reclaim()'s zap callback, for the blocks @first .. @first + @nr
+ * - 1.  Waits for a fault in progress on each page (it holds the page lock
+ * until its PTE is in; the PTE page was preallocated before ->fault, so
+ * that fault does not enter reclaim with the page locked), then removes
+ * the handler's mappings of the whole run with one unmap (one TLB
+ * shootdown).  cmdr_lock held.
+ */
+static void tcmu_zap_blocks(void *priv, u32 first, u32 nr)
+{
+	struct tcmu_device *td = priv;
+	u32 bsz = td->da.blk_size;
+	struct page *page;
+	u32 blk, i;
+
+	lockdep_assert_held(&td->cmdr_lock);
+	for (blk = first; blk < first + nr; blk++) {
+		for (i = 0; i < td->da.blk_pages; i++) {
+			page = tcmu_da_page(&td->da, blk, i);
+			if (!page)
+				break;
+			lock_page(page);
+			unlock_page(page);
+		}
+	}
+	if (td->inode)
+		unmap_mapping_range(td->inode->i_mapping,
+				    tcmu_blk_off(td, first), (u64)nr * bsz, 1);
+}
+
+/* No command holds data and nothing happened for a reclaim period. */
+static bool tcmu_dev_idle(const struct tcmu_device *td)
+{
+	return !td->da.blocks_in_use &&
+	       time_after_eq(jiffies, td->last_active + TCMU_RECLAIM_PERIOD);
+}
+
+/*
+ * Give back kept-free blocks until at most @keep stay, highest first;
+ * blocks in use (KEPT requests' included) are never touched.  The zap
+ * callback unmaps each block from the handler before its memory goes, so
+ * the handler faults again (SIGBUS, or a fresh page once the block is
+ * reused) instead of reading a freed page.  cmdr_lock held.
+ */
+static unsigned long tcmu_reclaim_blocks(struct tcmu_device *td, u32 keep,
+					 enum tcmu_reclaim_cause cause)
+{
+	unsigned long freed;
+
+	freed = tcmu_da_reclaim(&td->da, keep, tcmu_zap_blocks, td);
+	td->reclaimed[cause] += freed;
+	tcmu_acct(td);
+	if (freed)
+		pr_debug("%s: gave back %lu data pages (cause %d)\n",
+			 td->name, freed, cause);
+	return freed;
+}
+
+/* Reclaim about @want pages of @td's kept-free ones.  cmdr_lock held. */
+static unsigned long tcmu_reclaim_pages(struct tcmu_device *td,
+					unsigned long want,
+					enum tcmu_reclaim_cause cause)
+{
+	u32 kept = td->da.blocks_present - td->da.blocks_in_use;
+	unsigned long blks = DIV_ROUND_UP(want, td->da.blk_pages);
+
+	if (!kept)
+		return 0;
+	return tcmu_reclaim_blocks(td, blks >= kept ? 0 : kept - blks, cause);
+}
+
+/*
+ * Reclaim up to @want kept-free pages of all devices, idle devices first,
+ * but for those that keep their pages (data_keep_pages).
+ * tcmu_dev_list_lock is held by the caller; @block says whether each
+ * device's cmdr_lock may be waited for (the reclaim work) or only tried
+ * (the shrinker, which may run under any device's cmdr_lock through an
+ * allocation).
+ */
+static unsigned long tcmu_reclaim_devs(unsigned long want, bool block,
+				       enum tcmu_reclaim_cause cause)
+{
+	struct tcmu_device *td;
+	unsigned long freed = 0;
+	int pass;
+
+	lockdep_assert_held(&tcmu_dev_list_lock);
+	for (pass = 0; pass < 2 && freed < want; pass++) {
+		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+			if (test_bit(TCMU_DEV_KEEP_PAGES, &td->flags))
+				continue;
+			if (block)
+				mutex_lock(&td->cmdr_lock);
+			else if (!mutex_trylock(&td->cmdr_lock))
+				continue;
+			/* Pass 0: idle devices; pass 1: the others. */
+			if (td->ready && tcmu_dev_idle(td) == !pass)
+				freed += tcmu_reclaim_pages(td, want - freed,
+							    cause);
+			mutex_unlock(&td->cmdr_lock);
+			if (freed >= want)
+				break;
+		}
+	}
+	return freed;
+}
+
+/*
+ * One period of the per-device heuristic.  hwm is the decaying high-water
+ * mark of blocks in use: it follows the most blocks in use during each
+ * period (win_peak) up at once; once it has not been reached for
+ * data_hwm_half_life seconds, its excess over win_peak halves every
+ * data_hwm_half_life seconds.  Kept-free blocks above hwm are given back;
+ * all of them once the device has been idle for data_idle_timeout
+ * seconds.  cmdr_lock held.
+ */
+static void tcmu_reclaim_tick(struct tcmu_device *td)
+{
+	struct tcmu_data_area *da = &td->da;
+	u32 idle_s = READ_ONCE(td->idle_timeout);
+	u32 half_s = READ_ONCE(td->hwm_half_life);
+	u32 kept = da->blocks_present - da->blocks_in_use;
+	enum tcmu_reclaim_cause cause = TCMU_RECLAIM_DECAY;
+	unsigned long now = jiffies;
+	u32 keep;
+
+	if (td->win_peak >= td->hwm) {
+		td->hwm = td->win_peak;
+		td->hwm_stamp = now;
+	} else if (half_s && time_after_eq(now, td->hwm_stamp + half_s * HZ)) {
+		td->hwm = td->win_peak + (td->hwm - td->win_peak) / 2;
+		td->hwm_stamp = now;
+	}
+	td->win_peak = da->blocks_in_use;
+
+	keep = td->hwm > da->blocks_in_use ? td->hwm - da->blocks_in_use : 0;
+	if (idle_s && time_after_eq(now, td->last_active + idle_s * HZ)) {
+		keep = 0;
+		cause = TCMU_RECLAIM_IDLE;
+		td->hwm = da->blocks_in_use;
+	}
+	if (kept > keep && !test_bit(TCMU_DEV_KEEP_PAGES, &td->flags))
+		tcmu_reclaim_blocks(td, keep, cause);
+}
+
+/*
+ * The reclaim work: every TCMU_RECLAIM_PERIOD while some device keeps
+ * free pages, and at once when the data areas went over
+ * global_max_data_area_mb or it was lowered: then kept pages go, idle
+ * devices' first, until the data areas are back under it or nothing kept
+ * is left.
+ */
+static void tcmu_reclaim_fn(struct work_struct *work)
+{
+	static unsigned long last_tick;
+	struct tcmu_device *td;
+	s64 over;
+
+	clear_bit(0, &tcmu_budget_kicked);
+	mutex_lock(&tcmu_dev_list_lock);
+	/* The heuristic's periods stay a period long when kicked early. */
+	if (time_after_eq(jiffies, last_tick + TCMU_RECLAIM_PERIOD)) {
+		last_tick = jiffies;
+		list_for_each_entry(td, &tcmu_dev_list, dev_node) {
+			mutex_lock(&td->cmdr_lock);
+			if (td->ready)
+				tcmu_reclaim_tick(td);
+			mutex_unlock(&td->cmdr_lock);
+		}
+	}
+
+	over = percpu_counter_sum(&tcmu_global_pages) - tcmu_global_limit();
+	if (over > 0)
+		tcmu_reclaim_devs(over, true, TCMU_RECLAIM_BUDGET);
+	mutex_unlock(&tcmu_dev_list_lock);
+
+	if (percpu_counter_sum(&tcmu_global_pages) >
+	    percpu_counter_sum(&tcmu_global_in_use))
+		queue_delayed_work(system_wq, &tcmu_reclaim_work,
+				   TCMU_RECLAIM_PERIOD);
+}
+
+/*
+ * The shrinker: kernel memory pressure takes kept-free pages, idle
+ * devices' first, never a block in use.  Only trylocks (see
+ * tcmu_reclaim_devs()); and nothing from a GFP_NOIO/GFP_NOFS caller,
+ * which may be in the middle of our own submission path.
+ */
+static unsigned long tcmu_shrink_count(struct shrinker *shrinker,
+				       struct shrink_control *sc)
+{
+	s64 kept = percpu_counter_read_positive(&tcmu_global_pages) -
+		   percpu_counter_read_positive(&tcmu_global_in_use);
+
+	return kept > 0 ? kept : SHRINK_EMPTY;
+}
+
+static unsigned long tcmu_shrink_scan(struct shrinker *shrinker,
+				      struct shrink_control *sc)
+{
+	unsigned long freed;
+
+	if ((sc->gfp_mask & (__GFP_IO | __GFP_FS)) != (__GFP_IO | __GFP_FS))
+		return SHRINK_STOP;
+	/*
+	 * Busy (the reclaim work holds the list or a device): nothing
+	 * freed, but no SHRINK_STOP either, so the caller goes on with its
+	 * next batch, still bounded by its scan count.
+	 */
+	if (!mutex_trylock(&tcmu_dev_list_lock))
+		return 0;
+	freed = tcmu_reclaim_devs(sc->nr_to_scan, false,
+				  TCMU_RECLAIM_PRESSURE);
+	mutex_unlock(&tcmu_dev_list_lock);
+	return freed;
+}
+
+/* Kept-free pages hold no data: cheap to recreate, hence seeks 1. */
+static struct shrinker tcmu_shrinker = {
+	.count_objects = tcmu_shrink_count,
+	.scan_objects = tcmu_shrink_scan,
+	.seeks = 1,
+	.batch = 0,
+};
+
+/* ---------------------------------------------------------------------
+ * Devices and the module
+ */
+
+/* A configured device: the reclaim work and the shrinker now see it. */
+void tcmu_reclaim_add_dev(struct tcmu_device *td)
+{
+	mutex_lock(&tcmu_dev_list_lock);
+	list_add_tail(&td->dev_node, &tcmu_dev_list);
+	mutex_unlock(&tcmu_dev_list_lock);
+}
+
+void tcmu_reclaim_del_dev(struct tcmu_device *td)
+{
+	mutex_lock(&tcmu_dev_list_lock);
+	list_del_init(&td->dev_node);
+	mutex_unlock(&tcmu_dev_list_lock);
+}
+
+int tcmu_reclaim_init(void)
+{
+	int ret;
+
+	ret = percpu_counter_init(&tcmu_global_pages, 0, GFP_KERNEL);
+	if (ret)
+		return ret;
+	ret = percpu_counter_init(&tcmu_global_in_use, 0, GFP_KERNEL);
+	if (ret)
+		goto err_pages;
+	ret = register_shrinker(&tcmu_shrinker, "tcmu-data");
+	if (ret)
+		goto err_in_use;
+	return 0;
+
+err_in_use:
+	percpu_counter_destroy(&tcmu_global_in_use);
+err_pages:
+	percpu_counter_destroy(&tcmu_global_pages);
+	return ret;
+}
+
+/* The end of module init: the module parameters may now queue the work. */
+void tcmu_reclaim_start(void)
+{
+	mutex_lock(&tcmu_dev_list_lock);
+	tcmu_live = true;
+	mutex_unlock(&tcmu_dev_list_lock);
+}
+
+/* No device is left (or none was ever made). */
+void tcmu_reclaim_exit(void)
+{
+	unregister_shrinker(&tcmu_shrinker);
+	/*
+	 * From here on the module parameters do not touch the counters or
+	 * queue the work: nothing queues it again.
+	 */
+	mutex_lock(&tcmu_dev_list_lock);
+	tcmu_live = false;
+	mutex_unlock(&tcmu_dev_list_lock);
+	cancel_delayed_work_sync(&tcmu_reclaim_work);
+	percpu_counter_destroy(&tcmu_global_in_use);
+	percpu_counter_destroy(&tcmu_global_pages);
+}

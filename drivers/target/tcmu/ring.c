@@ -1,0 +1,1063 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * target_core_user: the command ring: submission of SCSI commands (NEW/QFULL ->
+ * RING), the queue-full path, TMR notifications, reading completions from
+ * the hostile ring, timeouts, and the block_dev, reset_ring and
+ * free_kept_buf actions.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/jiffies.h>
+#include <linux/mempool.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <scsi/scsi_common.h>
+#include <scsi/scsi_proto.h>
+#include <target/target_core_fabric.h>
+
+#include "tcmu.h"
+
+static struct kmem_cache *tcmu_req_cache;
+static mempool_t *tcmu_req_pool;	/* over tcmu_req_cache */
+
+static const char * const tcmu_req_state_name[] = {
+	[TCMU_REQ_NEW] = "new",
+	[TCMU_REQ_QFULL] = "qfull",
+	[TCMU_REQ_RING] = "ring",
+	[TCMU_REQ_TIMEDOUT] = "timedout",
+	[TCMU_REQ_KEPT] = "kept",
+	[TCMU_REQ_DONE] = "done",
+};
+
+static_assert(ARRAY_SIZE(tcmu_req_state_name) == TCMU_REQ_NR_STATES);
+
+#define TCMU_REQ_TO(s)	BIT(TCMU_REQ_##s)
+/* Allowed transitions: tcmu_req_next[from] has bit "to" set. */
+static const u8 tcmu_req_next[TCMU_REQ_NR_STATES] = {
+	[TCMU_REQ_NEW] = TCMU_REQ_TO(QFULL) | TCMU_REQ_TO(RING) |
+			 TCMU_REQ_TO(DONE),
+	[TCMU_REQ_QFULL] = TCMU_REQ_TO(RING) | TCMU_REQ_TO(DONE),
+	[TCMU_REQ_RING] = TCMU_REQ_TO(TIMEDOUT) | TCMU_REQ_TO(KEPT) |
+			  TCMU_REQ_TO(DONE),
+	[TCMU_REQ_TIMEDOUT] = TCMU_REQ_TO(KEPT) | TCMU_REQ_TO(DONE),
+	[TCMU_REQ_KEPT] = TCMU_REQ_TO(DONE),
+};
+
+enum tcmu_place {
+	TCMU_PLACED,	/* the request is in the ring */
+	TCMU_WAIT,	/* no room in the ring or data area: wait */
+	TCMU_FAIL,	/* cannot ever run: fail it with *sense */
+};
+
+/* ---------------------------------------------------------------------
+ * Ring helpers.  Offsets are bytes from the start of the command ring.
+ */
+
+/* Make kernel writes visible to a handler on a virtually indexed cache. */
+void tcmu_flush_ring(void *addr, size_t len)
+{
+#ifdef ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
+	void *p = PTR_ALIGN_DOWN(addr, PAGE_SIZE);
+
+	for (; p < addr + len; p += PAGE_SIZE)
+		flush_dcache_page(vmalloc_to_page(p));
+#endif
+}
+
+/* Bytes from @from forward to @to, going round the ring. */
+static u32 tcmu_ring_dist(const struct tcmu_device *td, u32 from, u32 to)
+{
+	return to >= from ? to - from : td->cmdr_size - from + to;
+}
+
+/* Room for an entry of @size bytes (and a PAD before it, if needed)? */
+static bool tcmu_ring_room(const struct tcmu_device *td, u32 size)
+{
+	u32 used = tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head);
+	u32 to_end = td->cmdr_size - td->cmdr_head;
+	u32 need = size;
+
+	if (to_end < size)
+		need += to_end;
+	/* One alignment unit stays empty: head == tail means empty. */
+	return (u64)used + need + TCMU_OP_ALIGN_SIZE <= td->cmdr_size;
+}
+
+/* Claim @size contiguous bytes at the head, padding to the end if short. */
+static void *tcmu_ring_claim(struct tcmu_device *td, u32 size)
+{
+	u32 to_end = td->cmdr_size - td->cmdr_head;
+
+	if (to_end < size) {
+		struct tcmu_cmd_entry_hdr *pad = td->cmdr + td->cmdr_head;
+		u32 len_op = 0;
+
+		tcmu_hdr_set_op(&len_op, TCMU_OP_PAD);
+		tcmu_hdr_set_len(&len_op, to_end);
+		pad->len_op = len_op;
+		pad->cmd_id = 0;
+		pad->kflags = 0;
+		pad->uflags = 0;
+		tcmu_flush_ring(pad, sizeof(*pad));
+		td->cmdr_head = 0;
+	}
+	return td->cmdr + td->cmdr_head;
+}
+
+/* Publish every entry claimed so far and advance the head past @size. */
+static void tcmu_ring_publish(struct tcmu_device *td, u32 size)
+{
+	td->cmdr_head = (td->cmdr_head + size) % td->cmdr_size;
+	/* Entries first, then the head that makes them visible. */
+	smp_store_release(&td->mb->cmd_head, td->cmdr_head);
+	tcmu_flush_ring(td->mb, sizeof(*td->mb));
+}
+
+static void tcmu_kick(struct tcmu_device *td)
+{
+	if (!test_bit(TCMU_DEV_PLUGGED, &td->flags))
+		uio_event_notify(&td->uio);
+}
+
+/* The ring can no longer be trusted: stop reading it until reset_ring. */
+static void tcmu_broken(struct tcmu_device *td, const char *what, u32 val)
+{
+	if (!test_and_set_bit(TCMU_DEV_BROKEN, &td->flags))
+		pr_warn_ratelimited("%s: %s %u, ring is broken\n",
+				    td->name, what, val);
+}
+
+/* ---------------------------------------------------------------------
+ * Requests: state, timers, data blocks
+ */
+
+static void tcmu_req_move(struct tcmu_req *req, enum tcmu_req_state to)
+{
+	WARN_ONCE(!(tcmu_req_next[req->state] & BIT(to)),
+		  "tcmu: bad request transition %s -> %s\n",
+		  tcmu_req_state_name[req->state], tcmu_req_state_name[to]);
+	req->state = to;
+}
+
+static void tcmu_req_put_blocks(struct tcmu_req *req)
+{
+	if (req->has_blks) {
+		tcmu_da_free(&req->td->da, req->blks, req->nr_blks);
+		req->has_blks = false;
+		tcmu_acct(req->td);
+	}
+}
+
+/* -> DONE: give back the blocks and the request; the id is the caller's. */
+void tcmu_req_free(struct tcmu_req *req)
+{
+	tcmu_req_move(req, TCMU_REQ_DONE);
+	tcmu_req_put_blocks(req);
+	if (req->blks != req->inline_blks)
+		kfree(req->blks);
+	mempool_free(req, tcmu_req_pool);
+}
+
+static struct tcmu_req *tcmu_req_alloc(struct tcmu_device *td,
+				       struct se_cmd *se_cmd)
+{
+	u32 blk = td->pages_per_blk << PAGE_SHIFT;
+	struct tcmu_req *req;
+	struct scatterlist *sg;
+	unsigned int i;
+
+	/* Sleeps for a reserved request rather than fail. */
+	req = mempool_alloc(tcmu_req_pool, GFP_NOIO);
+	memset(req, 0, sizeof(*req));
+	INIT_LIST_HEAD(&req->node);
+	req->td = td;
+	req->se_cmd = se_cmd;
+	req->state = TCMU_REQ_NEW;
+	req->data_len = se_cmd->data_length;
+	if (se_cmd->se_cmd_flags & SCF_BIDI) {
+		for_each_sg(se_cmd->t_bidi_data_sg, sg,
+			    se_cmd->t_bidi_data_nents, i)
+			req->bidi_len += sg->length;
+	}
+	req->nr_bidi_blks = DIV_ROUND_UP(req->bidi_len, blk);
+	req->nr_blks = DIV_ROUND_UP(req->data_len, blk) + req->nr_bidi_blks;
+
+	/* A longer list is allocated by tcmu_place(), which may wait. */
+	if (req->nr_blks <= TCMU_INLINE_BLKS)
+		req->blks = req->inline_blks;
+	return req;
+}
+
+static void tcmu_req_set_deadline(struct tcmu_req *req, unsigned int ms)
+{
+	req->timed = ms != 0;
+	if (req->timed)
+		req->deadline = round_jiffies_up(jiffies +
+						 msecs_to_jiffies(ms));
+}
+
+/* Point @timer at the first deadline of @list, or at nothing. */
+static void tcmu_arm_timer(struct tcmu_device *td, struct timer_list *timer,
+			   struct list_head *list, bool retry)
+{
+	struct tcmu_req *req;
+	unsigned long when = 0;
+	bool any = false;
+
+	if (test_bit(TCMU_DEV_GONE, &td->flags))
+		return;
+	list_for_each_entry(req, list, node) {
+		if (req->timed) {
+			when = req->deadline;
+			any = true;
+			break;
+		}
+	}
+	if (retry && (!any || time_before(jiffies + TCMU_NOMEM_RETRY, when))) {
+		when = jiffies + TCMU_NOMEM_RETRY;
+		any = true;
+	}
+	if (any)
+		mod_timer(timer, when);
+	else
+		del_timer(timer);
+}
+
+static void tcmu_arm_timers(struct tcmu_device *td)
+{
+	tcmu_arm_timer(td, &td->ring_timer, &td->ring_list, false);
+	tcmu_arm_timer(td, &td->qfull_timer, &td->qfull_list, td->nomem_retry);
+}
+
+/* Number of iovecs for blocks @blks[0 .. n-1]: one per contiguous run. */
+static u32 tcmu_count_runs(const u32 *blks, u32 n)
+{
+	u32 i, runs = 0;
+
+	for (i = 0; i < n; i++)
+		if (!i || blks[i] != blks[i - 1] + 1)
+			runs++;
+	return runs;
+}
+
+/* Describe @len bytes in blocks @blks as iovecs; returns the next iovec. */
+static struct iovec *tcmu_fill_iovs(struct tcmu_device *td,
+				    struct iovec *iov, const u32 *blks,
+				    u32 n, u32 len)
+{
+	u32 i, chunk;
+
+	for (i = 0; i < n; i++) {
+		chunk = min(len, td->da.blk_size);
+		len -= chunk;
+		if (i && blks[i] == blks[i - 1] + 1) {
+			iov[-1].iov_len += chunk;
+			continue;
+		}
+		iov->iov_base = (void __user *)(uintptr_t)tcmu_blk_off(td,
+								     blks[i]);
+		iov->iov_len = chunk;
+		iov++;
+	}
+	return iov;
+}
+
+/*
+ * Copy @len bytes between a scatterlist and the blocks @blks (in order),
+ * a page of a block at a time.
+ * @to_blocks: true for sg -> data area, false for data area -> sg.
+ */
+static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
+			 struct scatterlist *sg, unsigned int nents,
+			 u32 len, bool to_blocks)
+{
+	u32 bsz = td->da.blk_size;
+	struct sg_mapping_iter it;
+	u32 done = 0;
+
+	sg_miter_start(&it, sg, nents, SG_MITER_ATOMIC |
+		       (to_blocks ? SG_MITER_FROM_SG : SG_MITER_TO_SG));
+	while (done < len && sg_miter_next(&it)) {
+		size_t n = min_t(size_t, it.length, len - done);
+		size_t off = 0;
+
+		while (off < n) {
+			u32 in_blk = done % bsz;
+			u32 in_pg = offset_in_page(in_blk);
+			size_t chunk = min_t(size_t, n - off, PAGE_SIZE - in_pg);
+			struct page *page;
+			void *b;
+
+			page = tcmu_da_page(&td->da, blks[done / bsz],
+					    in_blk >> PAGE_SHIFT);
+			if (WARN_ON_ONCE(!page))
+				goto out;
+			b = kmap_local_page(page);
+			if (to_blocks) {
+				memcpy(b + in_pg, it.addr + off, chunk);
+				flush_dcache_page(page);
+			} else {
+				flush_dcache_page(page);
+				memcpy(it.addr + off, b + in_pg, chunk);
+			}
+			kunmap_local(b);
+			off += chunk;
+			done += chunk;
+		}
+		it.consumed = n;
+	}
+out:
+	sg_miter_stop(&it);
+}
+
+/* ---------------------------------------------------------------------
+ * Submission: NEW/QFULL -> RING
+ */
+
+/* Bytes of a command entry with @iovs iovecs, CDB included. */
+static u32 tcmu_entry_size(u32 iovs, const unsigned char *cdb, u32 *cdb_at)
+{
+	size_t base = offsetof(struct tcmu_cmd_entry, req.iov) +
+		      (size_t)iovs * sizeof(struct iovec);
+
+	base = max(base, sizeof(struct tcmu_cmd_entry));
+	*cdb_at = base;
+	return base + round_up(scsi_command_size(cdb), TCMU_OP_ALIGN_SIZE);
+}
+
+/* No memory for a command now: it waits, retried in TCMU_NOMEM_RETRY. */
+static enum tcmu_place tcmu_place_nomem(struct tcmu_device *td,
+					enum tcmu_nomem what)
+{
+	td->nomem_retry = true;
+	td->nomem_waits[what]++;
+	return TCMU_WAIT;
+}
+
+/*
+ * A blocked device (block_dev) answers BUSY, a broken ring LOGICAL UNIT
+ * COMMUNICATION FAILURE, to a new command and to a queued one alike.
+ */
+static bool tcmu_dev_refuses(struct tcmu_device *td, sense_reason_t *sense)
+{
+	if (test_bit(TCMU_DEV_BLOCKED, &td->flags)) {
+		*sense = TCM_LUN_BUSY;
+		return true;
+	}
+	if (test_bit(TCMU_DEV_BROKEN, &td->flags)) {
+		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
+		return true;
+	}
+	return false;
+}
+
+/* Try to put @req (NEW or QFULL) into the ring.  cmdr_lock held. */
+static enum tcmu_place tcmu_place(struct tcmu_device *td,
+				  struct tcmu_req *req, sense_reason_t *sense)
+{
+	struct se_cmd *se_cmd = req->se_cmd;
+	u32 data_blks = req->nr_blks - req->nr_bidi_blks;
+	struct tcmu_cmd_entry *ent;
+	u32 iovs, bidi_iovs, size, cdb_at, id;
+	struct iovec *iov;
+	int ret;
+
+	if (tcmu_dev_refuses(td, sense))
+		return TCMU_FAIL;
+	if (req->nr_blks > td->da.limit_blocks) {
+		pr_warn_ratelimited("%s: request of %llu bytes is too big for a %u MiB data area\n",
+				    td->name,
+				    (u64)req->nr_blks * td->da.blk_size,
+				    td->data_mb);
+		*sense = TCM_INVALID_CDB_FIELD;
+		return TCMU_FAIL;
+	}
+
+	if (req->nr_blks) {
+		if (!req->blks) {
+			req->blks = kcalloc(req->nr_blks, sizeof(u32),
+					    TCMU_PLACE_GFP);
+			if (!req->blks)
+				return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
+		}
+		ret = tcmu_da_alloc(&td->da, req->nr_blks, req->blks,
+				    TCMU_PLACE_GFP);
+		tcmu_acct(td);
+		if (ret == -ENOMEM)
+			return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
+		if (ret)
+			return TCMU_WAIT;
+		req->has_blks = true;
+		td->win_peak = max(td->win_peak, td->da.blocks_in_use);
+	}
+
+	iovs = tcmu_count_runs(req->blks, data_blks);
+	bidi_iovs = tcmu_count_runs(req->blks + data_blks, req->nr_bidi_blks);
+	size = tcmu_entry_size(iovs + bidi_iovs, se_cmd->t_task_cdb, &cdb_at);
+	if (size > td->cmdr_size / 2) {
+		pr_warn_ratelimited("%s: request entry of %u bytes is too big for a %u byte ring\n",
+				    td->name, size, td->cmdr_size);
+		tcmu_req_put_blocks(req);
+		*sense = TCM_INVALID_CDB_FIELD;
+		return TCMU_FAIL;
+	}
+	if (!tcmu_ring_room(td, size)) {
+		/* Blocks go back: a waiting command must not pin memory. */
+		tcmu_req_put_blocks(req);
+		return TCMU_WAIT;
+	}
+
+	ret = xa_alloc_cyclic(&td->reqs, &id, req,
+			      XA_LIMIT(1, TCMU_MAX_CMD_ID), &td->next_id,
+			      TCMU_PLACE_GFP);
+	if (ret < 0) {
+		tcmu_req_put_blocks(req);
+		if (ret == -ENOMEM)
+			return tcmu_place_nomem(td, TCMU_NOMEM_CMD_ID);
+		return TCMU_WAIT;	/* -EBUSY: every id is taken */
+	}
+	req->cmd_id = id;
+
+	ent = tcmu_ring_claim(td, size);
+	memset(ent, 0, size);
+	tcmu_hdr_set_op(&ent->hdr.len_op, TCMU_OP_CMD);
+	tcmu_hdr_set_len(&ent->hdr.len_op, size);
+	ent->hdr.cmd_id = req->cmd_id;
+
+	iov = ent->req.iov;
+	if (se_cmd->data_direction == DMA_TO_DEVICE ||
+	    (se_cmd->se_cmd_flags & SCF_BIDI))
+		tcmu_copy_sg(td, req->blks, se_cmd->t_data_sg,
+			     se_cmd->t_data_nents, req->data_len, true);
+	iov = tcmu_fill_iovs(td, iov, req->blks, data_blks, req->data_len);
+	ent->req.iov_cnt = iovs;
+	if (se_cmd->se_cmd_flags & SCF_BIDI) {
+		tcmu_fill_iovs(td, iov, req->blks + data_blks,
+			       req->nr_bidi_blks, req->bidi_len);
+		ent->req.iov_bidi_cnt = bidi_iovs;
+	}
+	/* The CDB follows the iovecs; cdb_off counts from the mailbox. */
+	ent->req.cdb_off = TCMU_MB_SIZE + td->cmdr_head + cdb_at;
+	memcpy((void *)ent + cdb_at, se_cmd->t_task_cdb,
+	       scsi_command_size(se_cmd->t_task_cdb));
+	tcmu_flush_ring(ent, size);
+
+	if (req->state == TCMU_REQ_QFULL)
+		list_del_init(&req->node);
+	tcmu_req_move(req, TCMU_REQ_RING);
+	tcmu_req_set_deadline(req, READ_ONCE(td->cmd_time_out));
+	list_add_tail(&req->node, &td->ring_list);
+	if (req->timed && !timer_pending(&td->ring_timer) &&
+	    !test_bit(TCMU_DEV_GONE, &td->flags))
+		mod_timer(&td->ring_timer, req->deadline);
+
+	tcmu_ring_publish(td, size);
+	td->last_active = jiffies;
+	tcmu_kick(td);
+	return TCMU_PLACED;
+}
+
+/* NEW -> QFULL; false if the request may not wait (qfull_time_out 0). */
+static bool tcmu_req_wait(struct tcmu_device *td, struct tcmu_req *req)
+{
+	int qfull = READ_ONCE(td->qfull_time_out);
+	unsigned int ms;
+
+	if (!qfull)
+		return false;
+	if (qfull > 0)
+		ms = qfull;
+	else
+		ms = READ_ONCE(td->cmd_time_out) ?: TCMU_TIME_OUT_DEF;
+
+	tcmu_req_move(req, TCMU_REQ_QFULL);
+	tcmu_req_set_deadline(req, ms);
+	list_add_tail(&req->node, &td->qfull_list);
+	pr_debug("%s: request %p waits for ring or data room\n",
+		 td->name, req);
+	return true;
+}
+
+/* Complete a request's se_cmd, once; the request itself stays. */
+static void tcmu_req_finish(struct tcmu_req *req, u8 status)
+{
+	struct se_cmd *se_cmd = req->se_cmd;
+
+	req->se_cmd = NULL;
+	se_cmd->priv = NULL;
+	target_complete_cmd(se_cmd, status);
+}
+
+/*
+ * Retry the QFULL requests in order.  @fail: complete them all with BUSY
+ * instead (block_dev).  cmdr_lock held.
+ */
+void tcmu_run_qfull(struct tcmu_device *td, bool fail)
+{
+	struct tcmu_req *req, *tmp;
+	sense_reason_t sense;
+
+	td->nomem_retry = false;
+	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
+		if (fail) {
+			list_del_init(&req->node);
+			tcmu_req_finish(req, SAM_STAT_BUSY);
+			tcmu_req_free(req);
+			continue;
+		}
+		switch (tcmu_place(td, req, &sense)) {
+		case TCMU_PLACED:
+			continue;
+		case TCMU_WAIT:
+			goto out;
+		case TCMU_FAIL:
+			pr_debug("%s: queued request failed: %u\n",
+				 td->name, sense);
+			list_del_init(&req->node);
+			tcmu_req_finish(req, SAM_STAT_CHECK_CONDITION);
+			tcmu_req_free(req);
+			continue;
+		}
+	}
+out:
+	tcmu_arm_timers(td);
+}
+
+/* ---------------------------------------------------------------------
+ * TMR notifications
+ */
+
+static u8 tcmu_tmr_type(enum tcm_tmreq_table tmf)
+{
+	switch (tmf) {
+	case TMR_ABORT_TASK:		return TCMU_TMR_ABORT_TASK;
+	case TMR_ABORT_TASK_SET:	return TCMU_TMR_ABORT_TASK_SET;
+	case TMR_CLEAR_ACA:		return TCMU_TMR_CLEAR_ACA;
+	case TMR_CLEAR_TASK_SET:	return TCMU_TMR_CLEAR_TASK_SET;
+	case TMR_LUN_RESET:		return TCMU_TMR_LUN_RESET;
+	case TMR_TARGET_WARM_RESET:	return TCMU_TMR_TARGET_WARM_RESET;
+	case TMR_TARGET_COLD_RESET:	return TCMU_TMR_TARGET_COLD_RESET;
+	case TMR_LUN_RESET_PRO:		return TCMU_TMR_LUN_RESET_PRO;
+	default:			return TCMU_TMR_UNKNOWN;
+	}
+}
+
+/* Put @msg into the ring (and free it); false if there is no room. */
+static bool tcmu_tmr_place(struct tcmu_device *td, struct tcmu_tmr_msg *msg)
+{
+	struct tcmu_tmr_entry *ent;
+	u32 ids = msg->nr_ids * sizeof(msg->ids[0]);
+	u32 size = round_up(sizeof(*ent) + ids, TCMU_OP_ALIGN_SIZE);
+
+	if (test_bit(TCMU_DEV_BROKEN, &td->flags))
+		goto drop;
+	if (size > td->cmdr_size / 2) {
+		pr_warn_ratelimited("%s: TMR of %u ids does not fit the ring\n",
+				    td->name, msg->nr_ids);
+		goto drop;
+	}
+	if (!tcmu_ring_room(td, size))
+		return false;
+
+	ent = tcmu_ring_claim(td, size);
+	memset(ent, 0, size);
+	tcmu_hdr_set_op(&ent->hdr.len_op, TCMU_OP_TMR);
+	tcmu_hdr_set_len(&ent->hdr.len_op, size);
+	ent->tmr_type = msg->type;
+	ent->cmd_cnt = msg->nr_ids;
+	memcpy(ent->cmd_ids, msg->ids, ids);
+	tcmu_flush_ring(ent, size);
+	tcmu_ring_publish(td, size);
+	uio_event_notify(&td->uio);
+drop:
+	kfree(msg);
+	return true;
+}
+
+/* Place waiting TMRs in order; true once none is left waiting. */
+static bool tcmu_run_tmrs(struct tcmu_device *td)
+{
+	struct tcmu_tmr_msg *msg, *tmp;
+
+	list_for_each_entry_safe(msg, tmp, &td->tmr_list, node) {
+		list_del_init(&msg->node);
+		if (!tcmu_tmr_place(td, msg)) {
+			list_add(&msg->node, &td->tmr_list);
+			return false;
+		}
+	}
+	return true;
+}
+
+void tcmu_drop_tmrs(struct tcmu_device *td)
+{
+	struct tcmu_tmr_msg *msg, *tmp;
+
+	list_for_each_entry_safe(msg, tmp, &td->tmr_list, node) {
+		list_del(&msg->node);
+		kfree(msg);
+	}
+}
+
+void tcmu_tmr_notify(struct se_device *se_dev,
+		     enum tcm_tmreq_table tmf,
+		     struct list_head *cmd_list)
+{
+	struct tcmu_device *td = TCMU_DEV(se_dev);
+	struct tcmu_tmr_msg *msg;
+	struct se_cmd *se_cmd;
+	struct tcmu_req *req;
+	bool dequeued = false;
+	u32 n = 0;
+
+	mutex_lock(&td->cmdr_lock);
+	/* Aborted commands still waiting for room never reach userspace. */
+	list_for_each_entry(se_cmd, cmd_list, state_list) {
+		req = se_cmd->priv;
+		if (!req)
+			continue;
+		if (req->state == TCMU_REQ_RING) {
+			n++;
+			continue;
+		}
+		if (req->state != TCMU_REQ_QFULL)
+			continue;
+		pr_debug("%s: aborted request %p leaves the queue\n",
+			 td->name, req);
+		list_del_init(&req->node);
+		tcmu_req_finish(req, SAM_STAT_TASK_ABORTED);
+		tcmu_req_free(req);
+		dequeued = true;
+	}
+	if (dequeued)
+		tcmu_arm_timers(td);
+
+	if (!test_bit(TCMU_DEV_TMR_NOTIFY, &td->flags))
+		goto out;
+
+	msg = kmalloc(struct_size(msg, ids, n), GFP_NOIO);
+	if (!msg)
+		goto out;
+	msg->type = tcmu_tmr_type(tmf);
+	msg->nr_ids = 0;
+	list_for_each_entry(se_cmd, cmd_list, state_list) {
+		req = se_cmd->priv;
+		if (req && req->state == TCMU_REQ_RING && msg->nr_ids < n)
+			msg->ids[msg->nr_ids++] = req->cmd_id;
+	}
+	pr_debug("%s: TMR %u with %u ids\n", td->name, msg->type, n);
+
+	INIT_LIST_HEAD(&msg->node);
+	if (!list_empty(&td->tmr_list) || !tcmu_tmr_place(td, msg))
+		list_add_tail(&msg->node, &td->tmr_list);
+out:
+	mutex_unlock(&td->cmdr_lock);
+}
+
+/* ---------------------------------------------------------------------
+ * Completion: reading the hostile ring
+ */
+
+/*
+ * Userspace completed the RING/TIMEDOUT request in entry @ent.  Every
+ * field is read once.  Returns false if the ring is broken.
+ */
+static bool tcmu_complete_one(struct tcmu_device *td,
+			      struct tcmu_cmd_entry *ent)
+{
+	char sense[TCMU_SENSE_BUFFERSIZE];
+	struct tcmu_req *req;
+	struct se_cmd *se_cmd;
+	u32 read_len, user_len;
+	bool len_valid = false;
+	u16 id = READ_ONCE(ent->hdr.cmd_id);
+	u8 uflags = READ_ONCE(ent->hdr.uflags);
+	u8 status;
+
+	req = xa_load(&td->reqs, id);
+	if (!req) {
+		tcmu_broken(td, "completion of unknown cmd_id", id);
+		return false;
+	}
+	if (req->state == TCMU_REQ_KEPT) {
+		tcmu_broken(td, "second completion of KEEP_BUF cmd_id", id);
+		return false;
+	}
+	if (WARN_ON_ONCE(req->state != TCMU_REQ_RING &&
+			 req->state != TCMU_REQ_TIMEDOUT)) {
+		tcmu_broken(td, "completion of idle cmd_id", id);
+		return false;
+	}
+
+	if (req->state == TCMU_REQ_RING) {
+		list_del_init(&req->node);
+		se_cmd = req->se_cmd;
+		status = READ_ONCE(ent->rsp.scsi_status);
+
+		if (uflags & TCMU_UFLAG_UNKNOWN_OP) {
+			pr_warn_ratelimited("%s: userspace set UNKNOWN_OP on cmd_id %u\n",
+					    td->name, id);
+			tcmu_req_finish(req, SAM_STAT_CHECK_CONDITION);
+			goto release;
+		}
+
+		read_len = req->data_len;
+		if (se_cmd->data_direction == DMA_FROM_DEVICE &&
+		    (uflags & TCMU_UFLAG_READ_LEN)) {
+			user_len = READ_ONCE(ent->rsp.read_len);
+			if (user_len) {
+				len_valid = true;
+				read_len = min(read_len, user_len);
+			}
+		}
+
+		if (status == SAM_STAT_CHECK_CONDITION) {
+			memcpy(sense, ent->rsp.sense_buffer, sizeof(sense));
+			transport_copy_sense_to_cmd(se_cmd, sense);
+			if (!len_valid)
+				goto finish;
+			se_cmd->se_cmd_flags |= SCF_TREAT_READ_AS_NORMAL;
+		}
+
+		if (se_cmd->se_cmd_flags & SCF_BIDI) {
+			u32 first = req->nr_blks - req->nr_bidi_blks;
+
+			tcmu_copy_sg(td, req->blks + first,
+				     se_cmd->t_bidi_data_sg,
+				     se_cmd->t_bidi_data_nents,
+				     req->bidi_len, false);
+		} else if (se_cmd->data_direction == DMA_FROM_DEVICE) {
+			tcmu_copy_sg(td, req->blks, se_cmd->t_data_sg,
+				     se_cmd->t_data_nents, read_len, false);
+		}
+finish:
+		req->se_cmd = NULL;
+		se_cmd->priv = NULL;
+		if (len_valid)
+			target_complete_cmd_with_length(se_cmd, status,
+							read_len);
+		else
+			target_complete_cmd(se_cmd, status);
+	}
+
+release:
+	if (uflags & TCMU_UFLAG_KEEP_BUF) {
+		/* Userspace still uses the buffer: free_kept_buf ends it. */
+		tcmu_req_move(req, TCMU_REQ_KEPT);
+		return true;
+	}
+	xa_erase(&td->reqs, id);
+	tcmu_req_free(req);
+	return true;
+}
+
+/*
+ * Reap what userspace completed, from our tail to its cmd_tail.  Returns
+ * true if ring room was freed and no TMR is left waiting, i.e. queued
+ * commands may now be retried.  cmdr_lock held.
+ */
+bool tcmu_reap(struct tcmu_device *td)
+{
+	u32 tail, pos, len_op, len, avail;
+	bool freed = false;
+
+	if (test_bit(TCMU_DEV_BROKEN, &td->flags)) {
+		pr_warn_ratelimited("%s: ring broken, not handling completions\n",
+				    td->name);
+		return false;
+	}
+
+	tcmu_flush_ring(td->mb, sizeof(*td->mb));
+	/* The entries userspace completed before it moved cmd_tail. */
+	tail = smp_load_acquire(&td->mb->cmd_tail);
+	if (tail >= td->cmdr_size || !IS_ALIGNED(tail, TCMU_OP_ALIGN_SIZE) ||
+	    tcmu_ring_dist(td, td->cmdr_tail, tail) >
+	    tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head)) {
+		tcmu_broken(td, "cmd_tail", tail);
+		return false;
+	}
+
+	/* Each step moves pos forward by >= 8 bytes, never past tail. */
+	while ((pos = td->cmdr_tail) != tail) {
+		struct tcmu_cmd_entry *ent = td->cmdr + pos;
+
+		tcmu_flush_ring(ent, min_t(u32, td->cmdr_size - pos,
+					   sizeof(*ent)));
+		len_op = READ_ONCE(ent->hdr.len_op);
+		len = tcmu_hdr_get_len(len_op);
+		avail = tcmu_ring_dist(td, pos, tail);
+		if (len < sizeof(struct tcmu_cmd_entry_hdr) ||
+		    !IS_ALIGNED(len, TCMU_OP_ALIGN_SIZE) || len > avail ||
+		    len > td->cmdr_size - pos) {
+			tcmu_broken(td, "entry length", len);
+			break;
+		}
+
+		switch (tcmu_hdr_get_op(len_op)) {
+		case TCMU_OP_PAD:
+		case TCMU_OP_TMR:
+			break;
+		case TCMU_OP_CMD:
+			if (len < sizeof(*ent)) {
+				tcmu_broken(td, "command entry length", len);
+				goto out;
+			}
+			if (!tcmu_complete_one(td, ent))
+				goto out;
+			break;
+		default:
+			tcmu_broken(td, "entry opcode", tcmu_hdr_get_op(len_op));
+			goto out;
+		}
+		td->cmdr_tail = (pos + len) % td->cmdr_size;
+		freed = true;
+	}
+out:
+	if (freed) {
+		td->last_active = jiffies;
+		freed = tcmu_run_tmrs(td);
+	}
+	tcmu_arm_timers(td);
+	return freed;
+}
+
+/* ---------------------------------------------------------------------
+ * Timeouts
+ */
+
+static void tcmu_expire(struct tcmu_device *td)
+{
+	struct tcmu_req *req, *tmp;
+	unsigned long now = jiffies;
+
+	/* RING -> TIMEDOUT: the se_cmd fails, id and blocks stay. */
+	if (READ_ONCE(td->cmd_time_out)) {
+		list_for_each_entry_safe(req, tmp, &td->ring_list, node) {
+			if (!req->timed || time_before(now, req->deadline))
+				continue;
+			pr_debug("%s: cmd_id %u timed out\n",
+				 td->name, req->cmd_id);
+			list_del_init(&req->node);
+			tcmu_req_move(req, TCMU_REQ_TIMEDOUT);
+			tcmu_req_finish(req, SAM_STAT_CHECK_CONDITION);
+		}
+	}
+	/* QFULL -> DONE: waited too long for room. */
+	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
+		if (!req->timed || time_before(now, req->deadline))
+			continue;
+		pr_debug("%s: queued request %p timed out\n", td->name, req);
+		list_del_init(&req->node);
+		tcmu_req_finish(req, SAM_STAT_TASK_SET_FULL);
+		tcmu_req_free(req);
+	}
+}
+
+void tcmu_timeout_work(struct work_struct *work)
+{
+	struct tcmu_device *td = container_of(work, struct tcmu_device,
+					      timeout_work);
+
+	mutex_lock(&td->cmdr_lock);
+	tcmu_expire(td);
+	/* The qfull timer is also the retry timer after -ENOMEM. */
+	if (list_empty(&td->tmr_list))
+		tcmu_run_qfull(td, false);
+	tcmu_arm_timers(td);
+	mutex_unlock(&td->cmdr_lock);
+}
+
+void tcmu_ring_timer_fn(struct timer_list *t)
+{
+	struct tcmu_device *td = from_timer(td, t, ring_timer);
+
+	if (!test_bit(TCMU_DEV_GONE, &td->flags))
+		schedule_work(&td->timeout_work);
+}
+
+void tcmu_qfull_timer_fn(struct timer_list *t)
+{
+	struct tcmu_device *td = from_timer(td, t, qfull_timer);
+
+	if (!test_bit(TCMU_DEV_GONE, &td->flags))
+		schedule_work(&td->timeout_work);
+}
+
+/* ---------------------------------------------------------------------
+ * LIO entry points for commands
+ */
+
+static sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
+{
+	struct tcmu_device *td = TCMU_DEV(se_cmd->se_dev);
+	sense_reason_t sense = TCM_CHECK_CONDITION_ABORT_CMD;
+	struct tcmu_req *req;
+
+	req = tcmu_req_alloc(td, se_cmd);
+	mutex_lock(&td->cmdr_lock);
+	se_cmd->priv = req;
+	if (se_cmd->transport_state & CMD_T_ABORTED)
+		goto fail;
+	/* Before the queues, as stock: no waiting behind them for BUSY. */
+	if (tcmu_dev_refuses(td, &sense))
+		goto fail;
+
+	/* Keep order: nothing overtakes queued commands or TMRs. */
+	if (!list_empty(&td->qfull_list) || !list_empty(&td->tmr_list))
+		goto wait;
+
+	switch (tcmu_place(td, req, &sense)) {
+	case TCMU_PLACED:
+		mutex_unlock(&td->cmdr_lock);
+		return TCM_NO_SENSE;
+	case TCMU_WAIT:
+		goto wait;
+	case TCMU_FAIL:
+		goto fail;
+	}
+wait:
+	if (tcmu_req_wait(td, req)) {
+		tcmu_arm_timers(td);
+		mutex_unlock(&td->cmdr_lock);
+		return TCM_NO_SENSE;
+	}
+	sense = TCM_OUT_OF_RESOURCES;
+fail:
+	se_cmd->priv = NULL;
+	tcmu_req_free(req);
+	mutex_unlock(&td->cmdr_lock);
+	return sense;
+}
+
+sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd)
+{
+	return passthrough_parse_cdb(cmd, tcmu_queue_cmd);
+}
+
+struct se_dev_plug *tcmu_plug_device(struct se_device *se_dev)
+{
+	struct tcmu_device *td = TCMU_DEV(se_dev);
+
+	if (test_and_set_bit(TCMU_DEV_PLUGGED, &td->flags))
+		return NULL;
+	return &td->se_plug;
+}
+
+void tcmu_unplug_device(struct se_dev_plug *se_plug)
+{
+	struct tcmu_device *td = TCMU_DEV(se_plug->se_dev);
+
+	clear_bit(TCMU_DEV_PLUGGED, &td->flags);
+	uio_event_notify(&td->uio);
+}
+
+/* ---------------------------------------------------------------------
+ * Actions: block_dev, reset_ring, free_kept_buf
+ */
+
+/* block_dev=1: finish what userspace completed, fail what waits. */
+void tcmu_block(struct tcmu_device *td)
+{
+	mutex_lock(&td->cmdr_lock);
+	if (!test_and_set_bit(TCMU_DEV_BLOCKED, &td->flags)) {
+		tcmu_reap(td);
+		tcmu_run_qfull(td, true);
+	}
+	mutex_unlock(&td->cmdr_lock);
+}
+
+void tcmu_unblock(struct tcmu_device *td)
+{
+	mutex_lock(&td->cmdr_lock);
+	clear_bit(TCMU_DEV_BLOCKED, &td->flags);
+	mutex_unlock(&td->cmdr_lock);
+}
+
+/*
+ * reset_ring: forget the ring.  RING requests fail with BUSY (@level 1,
+ * retryable) or CHECK CONDITION (@level 2); every request with an id goes.
+ */
+void tcmu_reset_ring(struct tcmu_device *td, u8 level)
+{
+	struct tcmu_req *req;
+	unsigned long id;
+
+	mutex_lock(&td->cmdr_lock);
+	xa_for_each(&td->reqs, id, req) {
+		pr_debug("%s: reset drops cmd_id %lu (%s)\n", td->name, id,
+			 tcmu_req_state_name[req->state]);
+		xa_erase(&td->reqs, id);
+		if (req->state == TCMU_REQ_RING) {
+			list_del_init(&req->node);
+			tcmu_req_finish(req, level == 1 ? SAM_STAT_BUSY :
+					SAM_STAT_CHECK_CONDITION);
+		}
+		tcmu_req_free(req);
+	}
+
+	td->cmdr_head = 0;
+	td->cmdr_tail = 0;
+	WRITE_ONCE(td->mb->cmd_head, 0);
+	WRITE_ONCE(td->mb->cmd_tail, 0);
+	tcmu_flush_ring(td->mb, sizeof(*td->mb));
+	clear_bit(TCMU_DEV_BROKEN, &td->flags);
+
+	/* Queued TMRs name commands that no longer exist. */
+	tcmu_drop_tmrs(td);
+	tcmu_run_qfull(td, false);
+	mutex_unlock(&td->cmdr_lock);
+}
+
+/* free_kept_buf: a KEPT request's buffer is no longer needed. */
+int tcmu_free_kept(struct tcmu_device *td, u16 id)
+{
+	struct tcmu_req *req;
+	int ret = 0;
+
+	mutex_lock(&td->cmdr_lock);
+	req = xa_load(&td->reqs, id);
+	if (!req) {
+		pr_err("free_kept_buf: cmd_id %u not found\n", id);
+		ret = -EINVAL;
+	} else if (req->state != TCMU_REQ_KEPT) {
+		pr_err("free_kept_buf: cmd_id %u was not completed with KEEP_BUF\n",
+		       id);
+		ret = -EINVAL;
+	} else {
+		xa_erase(&td->reqs, id);
+		tcmu_req_free(req);
+		/* Only data room was freed: ring-waiting TMRs go first. */
+		if (list_empty(&td->tmr_list))
+			tcmu_run_qfull(td, false);
+	}
+	mutex_unlock(&td->cmdr_lock);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------
+ * The request cache
+ */
+
+int tcmu_req_cache_init(void)
+{
+	tcmu_req_cache = KMEM_CACHE(tcmu_req, 0);
+	if (!tcmu_req_cache)
+		return -ENOMEM;
+	tcmu_req_pool = mempool_create_slab_pool(TCMU_REQ_RESERVE,
+						 tcmu_req_cache);
+	if (!tcmu_req_pool) {
+		kmem_cache_destroy(tcmu_req_cache);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void tcmu_req_cache_exit(void)
+{
+	mempool_destroy(tcmu_req_pool);
+	kmem_cache_destroy(tcmu_req_cache);
+}
