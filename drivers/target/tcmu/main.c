@@ -305,6 +305,8 @@ static int tcmu_setup_ring(struct tcmu_device *td)
 	struct tcmu_mailbox *mb;
 	int ret;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	if (td->ready)	/* still mapped after a failed enable */
 		return -EBUSY;
 	ret = tcmu_da_init(&td->da, TCMU_DATA_WIN / bsz, limit, bsz);

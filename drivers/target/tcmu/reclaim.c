@@ -139,6 +139,8 @@ void tcmu_acct(struct tcmu_device *td)
 {
 	long pages = 0, in_use = 0;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	if (td->ready) {
 		long ppb = td->da.blk_pages;
 
@@ -211,6 +213,8 @@ static unsigned long tcmu_reclaim_blocks(struct tcmu_device *td, u32 keep,
 {
 	unsigned long freed;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	freed = tcmu_da_reclaim(&td->da, keep, tcmu_zap_blocks, td);
 	td->reclaimed[cause] += freed;
 	tcmu_acct(td);
@@ -227,6 +231,8 @@ static unsigned long tcmu_reclaim_pages(struct tcmu_device *td,
 {
 	u32 kept = td->da.blocks_present - td->da.blocks_in_use;
 	unsigned long blks = DIV_ROUND_UP(want, td->da.blk_pages);
+
+	lockdep_assert_held(&td->cmdr_lock);
 
 	if (!kept)
 		return 0;
@@ -287,6 +293,8 @@ static void tcmu_reclaim_tick(struct tcmu_device *td)
 	enum tcmu_reclaim_cause cause = TCMU_RECLAIM_DECAY;
 	unsigned long now = jiffies;
 	u32 keep;
+
+	lockdep_assert_held(&td->cmdr_lock);
 
 	if (td->win_peak >= td->hwm) {
 		td->hwm = td->win_peak;

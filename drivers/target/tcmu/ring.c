@@ -92,6 +92,8 @@ static void *tcmu_ring_claim(struct tcmu_device *td, u32 size)
 {
 	u32 to_end = td->cmdr_size - td->cmdr_head;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	if (to_end < size) {
 		struct tcmu_cmd_entry_hdr *pad = td->cmdr + td->cmdr_head;
 		u32 len_op = 0;
@@ -111,6 +113,8 @@ static void *tcmu_ring_claim(struct tcmu_device *td, u32 size)
 /* Publish every entry claimed so far and advance the head past @size. */
 static void tcmu_ring_publish(struct tcmu_device *td, u32 size)
 {
+	lockdep_assert_held(&td->cmdr_lock);
+
 	td->cmdr_head = (td->cmdr_head + size) % td->cmdr_size;
 	/* Entries first, then the head that makes them visible. */
 	smp_store_release(&td->mb->cmd_head, td->cmdr_head);
@@ -155,6 +159,8 @@ static void tcmu_req_put_blocks(struct tcmu_req *req)
 /* -> DONE: give back the blocks and the request; the id is the caller's. */
 void tcmu_req_free(struct tcmu_req *req)
 {
+	lockdep_assert_held(&req->td->cmdr_lock);
+
 	tcmu_req_move(req, TCMU_REQ_DONE);
 	tcmu_req_put_blocks(req);
 	if (req->blks != req->inline_blks)
@@ -229,6 +235,8 @@ static void tcmu_arm_timer(struct tcmu_device *td, struct timer_list *timer,
 
 static void tcmu_arm_timers(struct tcmu_device *td)
 {
+	lockdep_assert_held(&td->cmdr_lock);
+
 	tcmu_arm_timer(td, &td->ring_timer, &td->ring_list, false);
 	tcmu_arm_timer(td, &td->qfull_timer, &td->qfull_list, td->nomem_retry);
 }
@@ -366,6 +374,8 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	struct iovec *iov;
 	int ret;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	if (tcmu_dev_refuses(td, sense))
 		return TCMU_FAIL;
 	if (req->nr_blks > td->da.limit_blocks) {
@@ -467,6 +477,8 @@ static bool tcmu_req_wait(struct tcmu_device *td, struct tcmu_req *req)
 	int qfull = READ_ONCE(td->qfull_time_out);
 	unsigned int ms;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	if (!qfull)
 		return false;
 	if (qfull > 0)
@@ -500,6 +512,8 @@ void tcmu_run_qfull(struct tcmu_device *td, bool fail)
 {
 	struct tcmu_req *req, *tmp;
 	sense_reason_t sense;
+
+	lockdep_assert_held(&td->cmdr_lock);
 
 	td->nomem_retry = false;
 	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
@@ -553,6 +567,8 @@ static bool tcmu_tmr_place(struct tcmu_device *td, struct tcmu_tmr_msg *msg)
 	u32 ids = msg->nr_ids * sizeof(msg->ids[0]);
 	u32 size = round_up(sizeof(*ent) + ids, TCMU_OP_ALIGN_SIZE);
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	if (test_bit(TCMU_DEV_BROKEN, &td->flags))
 		goto drop;
 	if (size > td->cmdr_size / 2) {
@@ -583,6 +599,8 @@ static bool tcmu_run_tmrs(struct tcmu_device *td)
 {
 	struct tcmu_tmr_msg *msg, *tmp;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	list_for_each_entry_safe(msg, tmp, &td->tmr_list, node) {
 		list_del_init(&msg->node);
 		if (!tcmu_tmr_place(td, msg)) {
@@ -596,6 +614,8 @@ static bool tcmu_run_tmrs(struct tcmu_device *td)
 void tcmu_drop_tmrs(struct tcmu_device *td)
 {
 	struct tcmu_tmr_msg *msg, *tmp;
+
+	lockdep_assert_held(&td->cmdr_lock);
 
 	list_for_each_entry_safe(msg, tmp, &td->tmr_list, node) {
 		list_del(&msg->node);
@@ -677,6 +697,8 @@ static bool tcmu_complete_one(struct tcmu_device *td,
 	u16 id = READ_ONCE(ent->hdr.cmd_id);
 	u8 uflags = READ_ONCE(ent->hdr.uflags);
 	u8 status;
+
+	lockdep_assert_held(&td->cmdr_lock);
 
 	req = xa_load(&td->reqs, id);
 	if (!req) {
@@ -765,6 +787,8 @@ bool tcmu_reap(struct tcmu_device *td)
 	u32 tail, pos, len_op, len, avail;
 	bool freed = false;
 
+	lockdep_assert_held(&td->cmdr_lock);
+
 	if (test_bit(TCMU_DEV_BROKEN, &td->flags)) {
 		pr_warn_ratelimited("%s: ring broken, not handling completions\n",
 				    td->name);
@@ -833,6 +857,8 @@ static void tcmu_expire(struct tcmu_device *td)
 {
 	struct tcmu_req *req, *tmp;
 	unsigned long now = jiffies;
+
+	lockdep_assert_held(&td->cmdr_lock);
 
 	/* RING -> TIMEDOUT: the se_cmd fails, id and blocks stay. */
 	if (READ_ONCE(td->cmd_time_out)) {
