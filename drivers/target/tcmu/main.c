@@ -22,6 +22,19 @@ static struct device *tcmu_root;
  * Device references
  */
 
+/* Free the ring and the data area, if the device was ever enabled. */
+static void tcmu_free_ring(struct tcmu_device *td)
+{
+	lockdep_assert_held(&td->cmdr_lock);
+
+	if (!td->ready)
+		return;
+	tcmu_data_destroy(td);
+	vfree(td->ring);
+	td->ring = NULL;
+	td->ready = false;
+}
+
 static void tcmu_dev_free_rcu(struct rcu_head *head)
 {
 	struct se_device *se_dev = container_of(head, struct se_device,
@@ -50,13 +63,7 @@ static void tcmu_dev_release(struct kref *kref)
 	xa_destroy(&td->reqs);
 	WARN_ON_ONCE(!list_empty(&td->qfull_list));
 	tcmu_drop_tmrs(td);
-	if (td->ready) {
-		tcmu_da_destroy(&td->da);
-		vfree(td->ring);
-		td->ring = NULL;
-		td->ready = false;
-		tcmu_acct(td);
-	}
+	tcmu_free_ring(td);
 	mutex_unlock(&td->cmdr_lock);
 
 	call_rcu(&td->se_dev.rcu_head, tcmu_dev_free_rcu);
@@ -316,7 +323,7 @@ static int tcmu_setup_ring(struct tcmu_device *td)
 	td->ring_bytes = td->ring_mb << 20;
 	td->ring = vzalloc(td->ring_bytes);
 	if (!td->ring) {
-		tcmu_da_destroy(&td->da);
+		tcmu_data_destroy(td);
 		return -ENOMEM;
 	}
 	td->mb = td->ring;
@@ -340,19 +347,6 @@ static int tcmu_setup_ring(struct tcmu_device *td)
 	tcmu_flush_ring(mb, sizeof(*mb));
 	td->ready = true;
 	return 0;
-}
-
-static void tcmu_teardown_ring(struct tcmu_device *td)
-{
-	mutex_lock(&td->cmdr_lock);
-	if (td->ready) {
-		tcmu_da_destroy(&td->da);
-		vfree(td->ring);
-		td->ring = NULL;
-		td->ready = false;
-		tcmu_acct(td);
-	}
-	mutex_unlock(&td->cmdr_lock);
 }
 
 static int tcmu_configure_device(struct se_device *dev)
@@ -418,7 +412,9 @@ err_netlink:
 	if (kref_read(&td->kref) > 1)
 		goto err_name;
 err_ring:
-	tcmu_teardown_ring(td);
+	mutex_lock(&td->cmdr_lock);
+	tcmu_free_ring(td);
+	mutex_unlock(&td->cmdr_lock);
 err_name:
 	kfree(info->name);
 	info->name = NULL;

@@ -135,7 +135,7 @@ static long tcmu_global_limit(void)
  * over global_max_data_area_mb.  That is a reclaim target, as in stock,
  * never a reason to hold a command back.  cmdr_lock held.
  */
-void tcmu_acct(struct tcmu_device *td)
+static void tcmu_acct(struct tcmu_device *td)
 {
 	long pages = 0, in_use = 0;
 
@@ -162,6 +162,38 @@ void tcmu_acct(struct tcmu_device *td)
 				   TCMU_RECLAIM_PERIOD);
 	td->acct_pages = pages;
 	td->acct_in_use = in_use;
+}
+
+/* Take @nr blocks of @td's data area for a command, into @blks. */
+int tcmu_data_get(struct tcmu_device *td, u32 nr, u32 *blks)
+{
+	int ret;
+
+	lockdep_assert_held(&td->cmdr_lock);
+
+	ret = tcmu_da_alloc(&td->da, nr, blks, TCMU_PLACE_GFP);
+	tcmu_acct(td);
+	if (!ret)
+		td->win_peak = max(td->win_peak, td->da.blocks_in_use);
+	return ret;
+}
+
+/* A command is done with blocks @blks[0 .. nr - 1]: they are kept free. */
+void tcmu_data_put(struct tcmu_device *td, const u32 *blks, u32 nr)
+{
+	lockdep_assert_held(&td->cmdr_lock);
+
+	tcmu_da_free(&td->da, blks, nr);
+	tcmu_acct(td);
+}
+
+/* Free all of @td's data pages: no block is in use, none is mapped. */
+void tcmu_data_destroy(struct tcmu_device *td)
+{
+	lockdep_assert_held(&td->cmdr_lock);
+
+	tcmu_da_destroy(&td->da);
+	tcmu_acct(td);
 }
 
 /*

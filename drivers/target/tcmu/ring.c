@@ -150,9 +150,8 @@ static void tcmu_req_move(struct tcmu_req *req, enum tcmu_req_state to)
 static void tcmu_req_put_blocks(struct tcmu_req *req)
 {
 	if (req->has_blks) {
-		tcmu_da_free(&req->td->da, req->blks, req->nr_blks);
+		tcmu_data_put(req->td, req->blks, req->nr_blks);
 		req->has_blks = false;
-		tcmu_acct(req->td);
 	}
 }
 
@@ -394,15 +393,12 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 			if (!req->blks)
 				return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
 		}
-		ret = tcmu_da_alloc(&td->da, req->nr_blks, req->blks,
-				    TCMU_PLACE_GFP);
-		tcmu_acct(td);
+		ret = tcmu_data_get(td, req->nr_blks, req->blks);
 		if (ret == -ENOMEM)
 			return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
 		if (ret)
 			return TCMU_WAIT;
 		req->has_blks = true;
-		td->win_peak = max(td->win_peak, td->da.blocks_in_use);
 	}
 
 	iovs = tcmu_count_runs(req->blks, data_blks);

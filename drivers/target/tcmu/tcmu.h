@@ -325,7 +325,9 @@ void tcmu_reclaim_start(void);
 void tcmu_reclaim_exit(void);
 void tcmu_reclaim_add_dev(struct tcmu_device *td);
 void tcmu_reclaim_del_dev(struct tcmu_device *td);
-void tcmu_acct(struct tcmu_device *td);
+int tcmu_data_get(struct tcmu_device *td, u32 nr, u32 *blks);
+void tcmu_data_put(struct tcmu_device *td, const u32 *blks, u32 nr);
+void tcmu_data_destroy(struct tcmu_device *td);
 
 /* configfs.c */
 extern struct configfs_attribute *tcmu_action_attrs[];
