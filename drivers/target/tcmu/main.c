@@ -192,7 +192,7 @@ static int tcmu_uio_release(struct uio_info *info, struct inode *inode)
 		freed = true;
 	}
 	if (freed && list_empty(&td->tmr_list))
-		tcmu_run_qfull(td, false);
+		tcmu_run_qfull(td);
 	mutex_unlock(&td->cmdr_lock);
 
 	clear_bit(TCMU_DEV_OPEN, &td->flags);
@@ -207,7 +207,7 @@ static int tcmu_uio_irqcontrol(struct uio_info *info, s32 irq_on)
 
 	mutex_lock(&td->cmdr_lock);
 	if (tcmu_reap(td))
-		tcmu_run_qfull(td, false);
+		tcmu_run_qfull(td);
 	mutex_unlock(&td->cmdr_lock);
 	return 0;
 }

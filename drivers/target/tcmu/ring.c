@@ -47,7 +47,7 @@ static const u8 tcmu_req_next[TCMU_REQ_NR_STATES] = {
 	[TCMU_REQ_KEPT] = TCMU_REQ_TO(DONE),
 };
 
-enum tcmu_place {
+enum tcmu_place_result {
 	TCMU_PLACED,	/* the request is in the ring */
 	TCMU_WAIT,	/* no room in the ring or data area: wait */
 	TCMU_FAIL,	/* cannot ever run: fail it with *sense */
@@ -191,7 +191,7 @@ static struct tcmu_req *tcmu_req_alloc(struct tcmu_device *td,
 	req->nr_bidi_blks = DIV_ROUND_UP(req->bidi_len, blk);
 	req->nr_blks = DIV_ROUND_UP(req->data_len, blk) + req->nr_bidi_blks;
 
-	/* A longer list is allocated by tcmu_place(), which may wait. */
+	/* A longer list is allocated by tcmu_req_get_blocks(), which may wait. */
 	if (req->nr_blks <= TCMU_INLINE_BLKS)
 		req->blks = req->inline_blks;
 	return req;
@@ -337,8 +337,8 @@ static u32 tcmu_entry_size(u32 iovs, const unsigned char *cdb, u32 *cdb_at)
 }
 
 /* No memory for a command now: it waits, retried in TCMU_NOMEM_RETRY. */
-static enum tcmu_place tcmu_place_nomem(struct tcmu_device *td,
-					enum tcmu_nomem what)
+static enum tcmu_place_result tcmu_nomem_wait(struct tcmu_device *td,
+					      enum tcmu_nomem what)
 {
 	td->nomem_retry = true;
 	td->nomem_waits[what]++;
@@ -362,57 +362,61 @@ static bool tcmu_dev_refuses(struct tcmu_device *td, sense_reason_t *sense)
 	return false;
 }
 
-/* Try to put @req (NEW or QFULL) into the ring.  cmdr_lock held. */
-static enum tcmu_place tcmu_place(struct tcmu_device *td,
-				  struct tcmu_req *req, sense_reason_t *sense)
+/*
+ * Blocks for @req's data (and bidi data), unless it already has them.
+ * Return: TCMU_PLACED once it has them, or TCMU_WAIT.
+ */
+static enum tcmu_place_result tcmu_req_get_blocks(struct tcmu_device *td,
+						  struct tcmu_req *req)
+{
+	int ret;
+
+	if (!req->nr_blks || req->has_blks)
+		return TCMU_PLACED;
+	if (!req->blks) {
+		req->blks = kcalloc(req->nr_blks, sizeof(u32), TCMU_PLACE_GFP);
+		if (!req->blks)
+			return tcmu_nomem_wait(td, TCMU_NOMEM_DATA);
+	}
+	ret = tcmu_data_get(td, req->nr_blks, req->blks);
+	if (ret == -ENOMEM)
+		return tcmu_nomem_wait(td, TCMU_NOMEM_DATA);
+	if (ret)
+		return TCMU_WAIT;
+	req->has_blks = true;
+	return TCMU_PLACED;
+}
+
+/*
+ * Give @req a command id and write its entry at the ring's head: the
+ * data to write copied into its blocks, the iovecs, the CDB.  Not yet
+ * visible to the handler: tcmu_req_start() publishes it.  On TCMU_WAIT
+ * and TCMU_FAIL the blocks go back (a waiting command must not pin
+ * memory).  Return: TCMU_PLACED with the entry's size in *@size.
+ */
+static enum tcmu_place_result tcmu_req_setup_entry(struct tcmu_device *td,
+						   struct tcmu_req *req,
+						   sense_reason_t *sense,
+						   u32 *size)
 {
 	struct se_cmd *se_cmd = req->se_cmd;
 	u32 data_blks = req->nr_blks - req->nr_bidi_blks;
+	u32 iovs, bidi_iovs, cdb_at, id;
 	struct tcmu_cmd_entry *ent;
-	u32 iovs, bidi_iovs, size, cdb_at, id;
 	struct iovec *iov;
 	int ret;
 
-	lockdep_assert_held(&td->cmdr_lock);
-
-	if (tcmu_dev_refuses(td, sense))
-		return TCMU_FAIL;
-	if (req->nr_blks > td->da.limit_blocks) {
-		pr_warn_ratelimited("%s: request of %llu bytes is too big for a %u MiB data area\n",
-				    td->name,
-				    (u64)req->nr_blks * td->da.blk_size,
-				    td->data_mb);
-		*sense = TCM_INVALID_CDB_FIELD;
-		return TCMU_FAIL;
-	}
-
-	if (req->nr_blks) {
-		if (!req->blks) {
-			req->blks = kcalloc(req->nr_blks, sizeof(u32),
-					    TCMU_PLACE_GFP);
-			if (!req->blks)
-				return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
-		}
-		ret = tcmu_data_get(td, req->nr_blks, req->blks);
-		if (ret == -ENOMEM)
-			return tcmu_place_nomem(td, TCMU_NOMEM_DATA);
-		if (ret)
-			return TCMU_WAIT;
-		req->has_blks = true;
-	}
-
 	iovs = tcmu_count_runs(req->blks, data_blks);
 	bidi_iovs = tcmu_count_runs(req->blks + data_blks, req->nr_bidi_blks);
-	size = tcmu_entry_size(iovs + bidi_iovs, se_cmd->t_task_cdb, &cdb_at);
-	if (size > td->cmdr_size / 2) {
+	*size = tcmu_entry_size(iovs + bidi_iovs, se_cmd->t_task_cdb, &cdb_at);
+	if (*size > td->cmdr_size / 2) {
 		pr_warn_ratelimited("%s: request entry of %u bytes is too big for a %u byte ring\n",
-				    td->name, size, td->cmdr_size);
+				    td->name, *size, td->cmdr_size);
 		tcmu_req_put_blocks(req);
 		*sense = TCM_INVALID_CDB_FIELD;
 		return TCMU_FAIL;
 	}
-	if (!tcmu_ring_room(td, size)) {
-		/* Blocks go back: a waiting command must not pin memory. */
+	if (!tcmu_ring_room(td, *size)) {
 		tcmu_req_put_blocks(req);
 		return TCMU_WAIT;
 	}
@@ -423,15 +427,15 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	if (ret < 0) {
 		tcmu_req_put_blocks(req);
 		if (ret == -ENOMEM)
-			return tcmu_place_nomem(td, TCMU_NOMEM_CMD_ID);
+			return tcmu_nomem_wait(td, TCMU_NOMEM_CMD_ID);
 		return TCMU_WAIT;	/* -EBUSY: every id is taken */
 	}
 	req->cmd_id = id;
 
-	ent = tcmu_ring_claim(td, size);
-	memset(ent, 0, size);
+	ent = tcmu_ring_claim(td, *size);
+	memset(ent, 0, *size);
 	tcmu_hdr_set_op(&ent->hdr.len_op, TCMU_OP_CMD);
-	tcmu_hdr_set_len(&ent->hdr.len_op, size);
+	tcmu_hdr_set_len(&ent->hdr.len_op, *size);
 	ent->hdr.cmd_id = req->cmd_id;
 
 	iov = ent->req.iov;
@@ -450,8 +454,14 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	ent->req.cdb_off = TCMU_MB_SIZE + td->cmdr_head + cdb_at;
 	memcpy((void *)ent + cdb_at, se_cmd->t_task_cdb,
 	       scsi_command_size(se_cmd->t_task_cdb));
-	tcmu_flush_ring(ent, size);
+	tcmu_flush_ring(ent, *size);
+	return TCMU_PLACED;
+}
 
+/* @req's entry of @size bytes is written: RING, publish it, kick. */
+static void tcmu_req_start(struct tcmu_device *td, struct tcmu_req *req,
+			   u32 size)
+{
 	if (req->state == TCMU_REQ_QFULL)
 		list_del_init(&req->node);
 	tcmu_req_move(req, TCMU_REQ_RING);
@@ -464,11 +474,39 @@ static enum tcmu_place tcmu_place(struct tcmu_device *td,
 	tcmu_ring_publish(td, size);
 	td->last_active = jiffies;
 	tcmu_kick(td);
-	return TCMU_PLACED;
 }
 
-/* NEW -> QFULL; false if the request may not wait (qfull_time_out 0). */
-static bool tcmu_req_wait(struct tcmu_device *td, struct tcmu_req *req)
+/* Try to put @req (NEW or QFULL) into the ring. */
+static enum tcmu_place_result tcmu_try_place(struct tcmu_device *td,
+					     struct tcmu_req *req,
+					     sense_reason_t *sense)
+{
+	enum tcmu_place_result res;
+	u32 size;
+
+	lockdep_assert_held(&td->cmdr_lock);
+
+	if (tcmu_dev_refuses(td, sense))
+		return TCMU_FAIL;
+	if (req->nr_blks > td->da.limit_blocks) {
+		pr_warn_ratelimited("%s: request of %llu bytes is too big for a %u MiB data area\n",
+				    td->name,
+				    (u64)req->nr_blks * td->da.blk_size,
+				    td->data_mb);
+		*sense = TCM_INVALID_CDB_FIELD;
+		return TCMU_FAIL;
+	}
+
+	res = tcmu_req_get_blocks(td, req);
+	if (res == TCMU_PLACED)
+		res = tcmu_req_setup_entry(td, req, sense, &size);
+	if (res == TCMU_PLACED)
+		tcmu_req_start(td, req, size);
+	return res;
+}
+
+/* NEW -> QFULL: queue @req; false if it may not wait (qfull_time_out 0). */
+static bool tcmu_req_queue_qfull(struct tcmu_device *td, struct tcmu_req *req)
 {
 	int qfull = READ_ONCE(td->qfull_time_out);
 	unsigned int ms;
@@ -500,11 +538,8 @@ static void tcmu_req_finish(struct tcmu_req *req, u8 status)
 	target_complete_cmd(se_cmd, status);
 }
 
-/*
- * Retry the QFULL requests in order.  @fail: complete them all with BUSY
- * instead (block_dev).  cmdr_lock held.
- */
-void tcmu_run_qfull(struct tcmu_device *td, bool fail)
+/* Retry the QFULL requests in order, until one has to wait again. */
+void tcmu_run_qfull(struct tcmu_device *td)
 {
 	struct tcmu_req *req, *tmp;
 	sense_reason_t sense;
@@ -513,13 +548,7 @@ void tcmu_run_qfull(struct tcmu_device *td, bool fail)
 
 	td->nomem_retry = false;
 	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
-		if (fail) {
-			list_del_init(&req->node);
-			tcmu_req_finish(req, SAM_STAT_BUSY);
-			tcmu_req_free(req);
-			continue;
-		}
-		switch (tcmu_place(td, req, &sense)) {
+		switch (tcmu_try_place(td, req, &sense)) {
 		case TCMU_PLACED:
 			continue;
 		case TCMU_WAIT:
@@ -534,6 +563,22 @@ void tcmu_run_qfull(struct tcmu_device *td, bool fail)
 		}
 	}
 out:
+	tcmu_arm_timers(td);
+}
+
+/* Complete every QFULL request with BUSY (block_dev). */
+static void tcmu_fail_qfull(struct tcmu_device *td)
+{
+	struct tcmu_req *req, *tmp;
+
+	lockdep_assert_held(&td->cmdr_lock);
+
+	td->nomem_retry = false;
+	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
+		list_del_init(&req->node);
+		tcmu_req_finish(req, SAM_STAT_BUSY);
+		tcmu_req_free(req);
+	}
 	tcmu_arm_timers(td);
 }
 
@@ -888,7 +933,7 @@ void tcmu_timeout_work(struct work_struct *work)
 	tcmu_expire(td);
 	/* The qfull timer is also the retry timer after -ENOMEM. */
 	if (list_empty(&td->tmr_list))
-		tcmu_run_qfull(td, false);
+		tcmu_run_qfull(td);
 	tcmu_arm_timers(td);
 	mutex_unlock(&td->cmdr_lock);
 }
@@ -932,7 +977,7 @@ static sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 	if (!list_empty(&td->qfull_list) || !list_empty(&td->tmr_list))
 		goto wait;
 
-	switch (tcmu_place(td, req, &sense)) {
+	switch (tcmu_try_place(td, req, &sense)) {
 	case TCMU_PLACED:
 		mutex_unlock(&td->cmdr_lock);
 		return TCM_NO_SENSE;
@@ -942,7 +987,7 @@ static sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 		goto fail;
 	}
 wait:
-	if (tcmu_req_wait(td, req)) {
+	if (tcmu_req_queue_qfull(td, req)) {
 		tcmu_arm_timers(td);
 		mutex_unlock(&td->cmdr_lock);
 		return TCM_NO_SENSE;
@@ -987,7 +1032,7 @@ void tcmu_block(struct tcmu_device *td)
 	mutex_lock(&td->cmdr_lock);
 	if (!test_and_set_bit(TCMU_DEV_BLOCKED, &td->flags)) {
 		tcmu_reap(td);
-		tcmu_run_qfull(td, true);
+		tcmu_fail_qfull(td);
 	}
 	mutex_unlock(&td->cmdr_lock);
 }
@@ -1030,7 +1075,7 @@ void tcmu_reset_ring(struct tcmu_device *td, u8 level)
 
 	/* Queued TMRs name commands that no longer exist. */
 	tcmu_drop_tmrs(td);
-	tcmu_run_qfull(td, false);
+	tcmu_run_qfull(td);
 	mutex_unlock(&td->cmdr_lock);
 }
 
@@ -1054,7 +1099,7 @@ int tcmu_free_kept(struct tcmu_device *td, u16 id)
 		tcmu_req_free(req);
 		/* Only data room was freed: ring-waiting TMRs go first. */
 		if (list_empty(&td->tmr_list))
-			tcmu_run_qfull(td, false);
+			tcmu_run_qfull(td);
 	}
 	mutex_unlock(&td->cmdr_lock);
 	return ret;

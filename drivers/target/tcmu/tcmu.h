@@ -302,7 +302,7 @@ int tcmu_req_cache_init(void);
 void tcmu_req_cache_exit(void);
 void tcmu_flush_ring(void *addr, size_t len);
 void tcmu_req_free(struct tcmu_req *req);
-void tcmu_run_qfull(struct tcmu_device *td, bool fail);
+void tcmu_run_qfull(struct tcmu_device *td);
 bool tcmu_reap(struct tcmu_device *td);
 void tcmu_drop_tmrs(struct tcmu_device *td);
 void tcmu_ring_timer_fn(struct timer_list *t);
