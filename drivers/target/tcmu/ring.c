@@ -724,20 +724,75 @@ out:
  */
 
 /*
+ * The handler completed RING request @req in entry @ent (@uflags read
+ * from it): copy the data read back and complete the se_cmd with the
+ * status, sense and length the entry gives.  Each field is read once.
+ */
+static void tcmu_complete_cmd(struct tcmu_device *td, struct tcmu_req *req,
+			      struct tcmu_cmd_entry *ent, u8 uflags)
+{
+	struct se_cmd *se_cmd = req->se_cmd;
+	char sense[TCMU_SENSE_BUFFERSIZE];
+	u32 read_len, user_len;
+	bool len_valid = false;
+	u8 status;
+
+	list_del_init(&req->node);
+	status = READ_ONCE(ent->rsp.scsi_status);
+
+	if (uflags & TCMU_UFLAG_UNKNOWN_OP) {
+		pr_warn_ratelimited("%s: userspace set UNKNOWN_OP on cmd_id %u\n",
+				    td->name, req->cmd_id);
+		tcmu_req_finish(req, SAM_STAT_CHECK_CONDITION);
+		return;
+	}
+
+	read_len = req->data_len;
+	if (se_cmd->data_direction == DMA_FROM_DEVICE &&
+	    (uflags & TCMU_UFLAG_READ_LEN)) {
+		user_len = READ_ONCE(ent->rsp.read_len);
+		if (user_len) {
+			len_valid = true;
+			read_len = min(read_len, user_len);
+		}
+	}
+
+	if (status == SAM_STAT_CHECK_CONDITION) {
+		memcpy(sense, ent->rsp.sense_buffer, sizeof(sense));
+		transport_copy_sense_to_cmd(se_cmd, sense);
+		if (!len_valid)
+			goto finish;
+		se_cmd->se_cmd_flags |= SCF_TREAT_READ_AS_NORMAL;
+	}
+
+	if (se_cmd->se_cmd_flags & SCF_BIDI) {
+		u32 first = req->nr_blks - req->nr_bidi_blks;
+
+		tcmu_copy_sg(td, req->blks + first, se_cmd->t_bidi_data_sg,
+			     se_cmd->t_bidi_data_nents, req->bidi_len, false);
+	} else if (se_cmd->data_direction == DMA_FROM_DEVICE) {
+		tcmu_copy_sg(td, req->blks, se_cmd->t_data_sg,
+			     se_cmd->t_data_nents, read_len, false);
+	}
+finish:
+	req->se_cmd = NULL;
+	se_cmd->priv = NULL;
+	if (len_valid)
+		target_complete_cmd_with_length(se_cmd, status, read_len);
+	else
+		target_complete_cmd(se_cmd, status);
+}
+
+/*
  * Userspace completed the RING/TIMEDOUT request in entry @ent.  Every
  * field is read once.  Returns false if the ring is broken.
  */
 static bool tcmu_complete_one(struct tcmu_device *td,
 			      struct tcmu_cmd_entry *ent)
 {
-	char sense[TCMU_SENSE_BUFFERSIZE];
-	struct tcmu_req *req;
-	struct se_cmd *se_cmd;
-	u32 read_len, user_len;
-	bool len_valid = false;
 	u16 id = READ_ONCE(ent->hdr.cmd_id);
 	u8 uflags = READ_ONCE(ent->hdr.uflags);
-	u8 status;
+	struct tcmu_req *req;
 
 	lockdep_assert_held(&td->cmdr_lock);
 
@@ -756,58 +811,10 @@ static bool tcmu_complete_one(struct tcmu_device *td,
 		return false;
 	}
 
-	if (req->state == TCMU_REQ_RING) {
-		list_del_init(&req->node);
-		se_cmd = req->se_cmd;
-		status = READ_ONCE(ent->rsp.scsi_status);
+	/* A TIMEDOUT request's se_cmd was failed already. */
+	if (req->state == TCMU_REQ_RING)
+		tcmu_complete_cmd(td, req, ent, uflags);
 
-		if (uflags & TCMU_UFLAG_UNKNOWN_OP) {
-			pr_warn_ratelimited("%s: userspace set UNKNOWN_OP on cmd_id %u\n",
-					    td->name, id);
-			tcmu_req_finish(req, SAM_STAT_CHECK_CONDITION);
-			goto release;
-		}
-
-		read_len = req->data_len;
-		if (se_cmd->data_direction == DMA_FROM_DEVICE &&
-		    (uflags & TCMU_UFLAG_READ_LEN)) {
-			user_len = READ_ONCE(ent->rsp.read_len);
-			if (user_len) {
-				len_valid = true;
-				read_len = min(read_len, user_len);
-			}
-		}
-
-		if (status == SAM_STAT_CHECK_CONDITION) {
-			memcpy(sense, ent->rsp.sense_buffer, sizeof(sense));
-			transport_copy_sense_to_cmd(se_cmd, sense);
-			if (!len_valid)
-				goto finish;
-			se_cmd->se_cmd_flags |= SCF_TREAT_READ_AS_NORMAL;
-		}
-
-		if (se_cmd->se_cmd_flags & SCF_BIDI) {
-			u32 first = req->nr_blks - req->nr_bidi_blks;
-
-			tcmu_copy_sg(td, req->blks + first,
-				     se_cmd->t_bidi_data_sg,
-				     se_cmd->t_bidi_data_nents,
-				     req->bidi_len, false);
-		} else if (se_cmd->data_direction == DMA_FROM_DEVICE) {
-			tcmu_copy_sg(td, req->blks, se_cmd->t_data_sg,
-				     se_cmd->t_data_nents, read_len, false);
-		}
-finish:
-		req->se_cmd = NULL;
-		se_cmd->priv = NULL;
-		if (len_valid)
-			target_complete_cmd_with_length(se_cmd, status,
-							read_len);
-		else
-			target_complete_cmd(se_cmd, status);
-	}
-
-release:
 	if (uflags & TCMU_UFLAG_KEEP_BUF) {
 		/* Userspace still uses the buffer: free_kept_buf ends it. */
 		tcmu_req_move(req, TCMU_REQ_KEPT);
