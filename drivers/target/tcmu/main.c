@@ -263,8 +263,7 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	INIT_LIST_HEAD(&td->ring_list);
 	INIT_LIST_HEAD(&td->qfull_list);
 	INIT_LIST_HEAD(&td->tmr_list);
-	timer_setup(&td->ring_timer, tcmu_ring_timer_fn, 0);
-	timer_setup(&td->qfull_timer, tcmu_qfull_timer_fn, 0);
+	timer_setup(&td->timer, tcmu_timer_fn, 0);
 	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
 	INIT_LIST_HEAD(&td->nl_wait.node);
 	init_completion(&td->nl_wait.done);
@@ -429,8 +428,7 @@ static void tcmu_destroy_device(struct se_device *dev)
 	mutex_lock(&td->cmdr_lock);
 	set_bit(TCMU_DEV_GONE, &td->flags);
 	mutex_unlock(&td->cmdr_lock);
-	del_timer_sync(&td->ring_timer);
-	del_timer_sync(&td->qfull_timer);
+	del_timer_sync(&td->timer);
 	cancel_work_sync(&td->timeout_work);
 
 	tcmu_reclaim_del_dev(td);

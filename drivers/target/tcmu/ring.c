@@ -205,39 +205,49 @@ static void tcmu_req_set_deadline(struct tcmu_req *req, unsigned int ms)
 						 msecs_to_jiffies(ms));
 }
 
-/* Point @timer at the first deadline of @list, or at nothing. */
-static void tcmu_arm_timer(struct tcmu_device *td, struct timer_list *timer,
-			   struct list_head *list, bool retry)
+/* Make *@when the earlier of itself (if @any) and @t. */
+static void tcmu_earliest(unsigned long *when, bool *any, unsigned long t)
+{
+	if (!*any || time_before(t, *when))
+		*when = t;
+	*any = true;
+}
+
+/* The deadline of the first timed request on @list, if any. */
+static void tcmu_first_deadline(struct list_head *list, unsigned long *when,
+				bool *any)
 {
 	struct tcmu_req *req;
+
+	list_for_each_entry(req, list, node) {
+		if (req->timed) {
+			tcmu_earliest(when, any, req->deadline);
+			return;
+		}
+	}
+}
+
+/*
+ * Point the device's timer at the first RING or QFULL deadline, or at
+ * the retry after a failed allocation, whichever comes first; or stop it.
+ */
+static void tcmu_arm_timer(struct tcmu_device *td)
+{
 	unsigned long when = 0;
 	bool any = false;
 
-	if (test_bit(TCMU_DEV_GONE, &td->flags))
-		return;
-	list_for_each_entry(req, list, node) {
-		if (req->timed) {
-			when = req->deadline;
-			any = true;
-			break;
-		}
-	}
-	if (retry && (!any || time_before(jiffies + TCMU_NOMEM_RETRY, when))) {
-		when = jiffies + TCMU_NOMEM_RETRY;
-		any = true;
-	}
-	if (any)
-		mod_timer(timer, when);
-	else
-		del_timer(timer);
-}
-
-static void tcmu_arm_timers(struct tcmu_device *td)
-{
 	lockdep_assert_held(&td->cmdr_lock);
 
-	tcmu_arm_timer(td, &td->ring_timer, &td->ring_list, false);
-	tcmu_arm_timer(td, &td->qfull_timer, &td->qfull_list, td->nomem_retry);
+	if (test_bit(TCMU_DEV_GONE, &td->flags))
+		return;
+	tcmu_first_deadline(&td->ring_list, &when, &any);
+	tcmu_first_deadline(&td->qfull_list, &when, &any);
+	if (td->nomem_retry)
+		tcmu_earliest(&when, &any, jiffies + TCMU_NOMEM_RETRY);
+	if (any)
+		mod_timer(&td->timer, when);
+	else
+		del_timer(&td->timer);
 }
 
 /* Number of iovecs for blocks @blks[0 .. n-1]: one per contiguous run. */
@@ -467,9 +477,9 @@ static void tcmu_req_start(struct tcmu_device *td, struct tcmu_req *req,
 	tcmu_req_move(req, TCMU_REQ_RING);
 	tcmu_req_set_deadline(req, READ_ONCE(td->cmd_time_out));
 	list_add_tail(&req->node, &td->ring_list);
-	if (req->timed && !timer_pending(&td->ring_timer) &&
-	    !test_bit(TCMU_DEV_GONE, &td->flags))
-		mod_timer(&td->ring_timer, req->deadline);
+	/* Sooner than what the timer waits for, if anything. */
+	if (req->timed && !test_bit(TCMU_DEV_GONE, &td->flags))
+		timer_reduce(&td->timer, req->deadline);
 
 	tcmu_ring_publish(td, size);
 	td->last_active = jiffies;
@@ -563,7 +573,7 @@ void tcmu_run_qfull(struct tcmu_device *td)
 		}
 	}
 out:
-	tcmu_arm_timers(td);
+	tcmu_arm_timer(td);
 }
 
 /* Complete every QFULL request with BUSY (block_dev). */
@@ -579,7 +589,7 @@ static void tcmu_fail_qfull(struct tcmu_device *td)
 		tcmu_req_finish(req, SAM_STAT_BUSY);
 		tcmu_req_free(req);
 	}
-	tcmu_arm_timers(td);
+	tcmu_arm_timer(td);
 }
 
 /* ---------------------------------------------------------------------
@@ -695,7 +705,7 @@ void tcmu_tmr_notify(struct se_device *se_dev,
 		dequeued = true;
 	}
 	if (dequeued)
-		tcmu_arm_timers(td);
+		tcmu_arm_timer(td);
 
 	if (!test_bit(TCMU_DEV_TMR_NOTIFY, &td->flags))
 		goto out;
@@ -893,7 +903,7 @@ out:
 		td->last_active = jiffies;
 		freed = tcmu_run_tmrs(td);
 	}
-	tcmu_arm_timers(td);
+	tcmu_arm_timer(td);
 	return freed;
 }
 
@@ -938,24 +948,16 @@ void tcmu_timeout_work(struct work_struct *work)
 
 	mutex_lock(&td->cmdr_lock);
 	tcmu_expire(td);
-	/* The qfull timer is also the retry timer after -ENOMEM. */
+	/* The timer is also the retry after -ENOMEM. */
 	if (list_empty(&td->tmr_list))
 		tcmu_run_qfull(td);
-	tcmu_arm_timers(td);
+	tcmu_arm_timer(td);
 	mutex_unlock(&td->cmdr_lock);
 }
 
-void tcmu_ring_timer_fn(struct timer_list *t)
+void tcmu_timer_fn(struct timer_list *t)
 {
-	struct tcmu_device *td = from_timer(td, t, ring_timer);
-
-	if (!test_bit(TCMU_DEV_GONE, &td->flags))
-		schedule_work(&td->timeout_work);
-}
-
-void tcmu_qfull_timer_fn(struct timer_list *t)
-{
-	struct tcmu_device *td = from_timer(td, t, qfull_timer);
+	struct tcmu_device *td = from_timer(td, t, timer);
 
 	if (!test_bit(TCMU_DEV_GONE, &td->flags))
 		schedule_work(&td->timeout_work);
@@ -995,7 +997,7 @@ static sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 	}
 wait:
 	if (tcmu_req_queue_qfull(td, req)) {
-		tcmu_arm_timers(td);
+		tcmu_arm_timer(td);
 		mutex_unlock(&td->cmdr_lock);
 		return TCM_NO_SENSE;
 	}

@@ -234,8 +234,8 @@ struct tcmu_device {
 	u64 reclaimed[TCMU_RECLAIM_NR];	/* pages given back, by cause */
 	u32 idle_timeout;	/* s, data_idle_timeout; READ_ONCE */
 	u32 hwm_half_life;	/* s, data_hwm_half_life; READ_ONCE */
-	struct timer_list ring_timer;	/* earliest RING deadline */
-	struct timer_list qfull_timer;	/* earliest QFULL deadline, retry */
+	/* The first RING or QFULL deadline, or the retry after -ENOMEM. */
+	struct timer_list timer;
 	struct work_struct timeout_work;	/* runs expiries off the timers */
 
 	/* The netlink event in flight; tcmu_nl_lock. */
@@ -305,8 +305,7 @@ void tcmu_req_free(struct tcmu_req *req);
 void tcmu_run_qfull(struct tcmu_device *td);
 bool tcmu_reap(struct tcmu_device *td);
 void tcmu_drop_tmrs(struct tcmu_device *td);
-void tcmu_ring_timer_fn(struct timer_list *t);
-void tcmu_qfull_timer_fn(struct timer_list *t);
+void tcmu_timer_fn(struct timer_list *t);
 void tcmu_timeout_work(struct work_struct *work);
 sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd);
 struct se_dev_plug *tcmu_plug_device(struct se_device *se_dev);
