@@ -339,6 +339,25 @@ static ssize_t tcmu_cmd_ring_size_mb_show(struct config_item *item,
 }
 CONFIGFS_ATTR_RO(tcmu_, cmd_ring_size_mb);
 
+/*
+ * A change to a configured device goes to the handler first (RECONFIG,
+ * with one attribute that @put adds); it takes effect if the handler
+ * does not refuse it.  Nothing to ask before the device is configured.
+ */
+static int tcmu_reconfig(struct tcmu_device *td,
+			 int (*put)(struct sk_buff *skb, const void *arg),
+			 const void *arg)
+{
+	int ret;
+
+	if (!target_dev_configured(&td->se_dev))
+		return 0;
+	ret = tcmu_nl_send_reconfig(td, put, arg);
+	if (ret)
+		pr_err("Unable to reconfigure device\n");
+	return ret;
+}
+
 static ssize_t tcmu_dev_config_show(struct config_item *item, char *page)
 {
 	return sysfs_emit(page, "%s\n", tcmu_item_dev(item)->dev_config);
@@ -353,20 +372,15 @@ static ssize_t tcmu_dev_config_store(struct config_item *item,
 
 	if (!len || len > TCMU_CONFIG_LEN - 1)
 		return -EINVAL;
-
+	ret = tcmu_reconfig(td, tcmu_put_dev_cfg, page);
+	if (ret)
+		return ret;
+	strscpy(td->dev_config, page, TCMU_CONFIG_LEN);
 	if (target_dev_configured(&td->se_dev)) {
-		ret = tcmu_nl_send_reconfig(td, tcmu_put_dev_cfg, page);
-		if (ret) {
-			pr_err("Unable to reconfigure device\n");
-			return ret;
-		}
-		strscpy(td->dev_config, page, TCMU_CONFIG_LEN);
 		ret = tcmu_swap_uio_name(td);
 		if (ret)
 			return ret;
-		return count;
 	}
-	strscpy(td->dev_config, page, TCMU_CONFIG_LEN);
 	return count;
 }
 CONFIGFS_ATTR(tcmu_, dev_config);
@@ -386,13 +400,9 @@ static ssize_t tcmu_dev_size_store(struct config_item *item,
 	ret = kstrtou64(page, 0, &val);
 	if (ret < 0)
 		return ret;
-	if (target_dev_configured(&td->se_dev)) {
-		ret = tcmu_nl_send_reconfig(td, tcmu_put_dev_size, &val);
-		if (ret) {
-			pr_err("Unable to reconfigure device\n");
-			return ret;
-		}
-	}
+	ret = tcmu_reconfig(td, tcmu_put_dev_size, &val);
+	if (ret)
+		return ret;
 	td->dev_size = val;
 	return count;
 }
@@ -437,13 +447,9 @@ static ssize_t tcmu_emulate_write_cache_store(struct config_item *item,
 	ret = kstrtou8(page, 0, &val);
 	if (ret < 0)
 		return ret;
-	if (target_dev_configured(&td->se_dev)) {
-		ret = tcmu_nl_send_reconfig(td, tcmu_put_write_cache, &val);
-		if (ret) {
-			pr_err("Unable to reconfigure device\n");
-			return ret;
-		}
-	}
+	ret = tcmu_reconfig(td, tcmu_put_write_cache, &val);
+	if (ret)
+		return ret;
 	da->emulate_write_cache = val;
 	return count;
 }

@@ -307,7 +307,7 @@ int tcmu_swap_uio_name(struct tcmu_device *td)
 static int tcmu_setup_ring(struct tcmu_device *td)
 {
 	u32 bsz = td->pages_per_blk << PAGE_SHIFT;
-	u32 limit = ((u64)td->data_mb << 20) / bsz;
+	u32 limit = ((u64)td->data_mb * SZ_1M) / bsz;
 	struct tcmu_mailbox *mb;
 	int ret;
 
@@ -319,7 +319,7 @@ static int tcmu_setup_ring(struct tcmu_device *td)
 	if (ret)
 		return ret;
 
-	td->ring_bytes = td->ring_mb << 20;
+	td->ring_bytes = td->ring_mb * SZ_1M;
 	td->ring = vzalloc(td->ring_bytes);
 	if (!td->ring) {
 		tcmu_data_destroy(td);

@@ -70,8 +70,8 @@ struct sk_buff;
  */
 
 /* The command window (mailbox + ring + gap) and the data window. */
-#define TCMU_CMD_WIN		(512U << 20)
-#define TCMU_DATA_WIN		(1024U << 20)
+#define TCMU_CMD_WIN		(512U * SZ_1M)
+#define TCMU_DATA_WIN		(1024U * SZ_1M)
 #define TCMU_DATA_OFF		TCMU_CMD_WIN
 #define TCMU_MAP_SIZE		((u64)TCMU_CMD_WIN + TCMU_DATA_WIN)
 
@@ -84,11 +84,11 @@ struct sk_buff;
  * than a fabric keeps outstanding on one LUN.  See the rst for the sums.
  */
 #define TCMU_RING_MB_DEF	2U
-#define TCMU_RING_MB_MAX	(TCMU_CMD_WIN >> 20)
+#define TCMU_RING_MB_MAX	(TCMU_CMD_WIN / SZ_1M)
 
 /* max_data_area_mb: the whole data window by default. */
-#define TCMU_DATA_MB_DEF	(TCMU_DATA_WIN >> 20)
-#define TCMU_DATA_MB_MAX	(TCMU_DATA_WIN >> 20)
+#define TCMU_DATA_MB_DEF	(TCMU_DATA_WIN / SZ_1M)
+#define TCMU_DATA_MB_MAX	(TCMU_DATA_WIN / SZ_1M)
 
 /*
  * data_pages_per_blk: pages per data block, each an order-0 page; up to
@@ -130,7 +130,7 @@ struct sk_buff;
 /* Commands of up to this many blocks need no separate block array. */
 #define TCMU_INLINE_BLKS	4
 
-#define TCMU_MB_TO_PAGES(mb)	((size_t)(mb) << (20 - PAGE_SHIFT))
+#define TCMU_MB_TO_PAGES(mb)	((size_t)(mb) * (SZ_1M / PAGE_SIZE))
 
 /* ---------------------------------------------------------------------
  * Types
