@@ -20,12 +20,11 @@
  *
  * The XArray can search marks upwards only.  Reclaim, which must go
  * highest block first, scans the index space downwards in aligned windows
- * of TCMU_DA_RECLAIM_WIN blocks, from the highest kept-free block at or
- * above the limit, else from the limit: a window's kept-free blocks are
- * gathered into a bitmap by a marked walk (O(log n) plus one step per
- * block found) and released from its highest bit down, adjacent blocks
- * as one run (one zap for the run).  Giving back k blocks costs
- * O((k + s / TCMU_DA_RECLAIM_WIN) * log n), s the distance from that start
+ * of TCMU_DA_RECLAIM_WIN blocks, from the limit down: a window's
+ * kept-free blocks are gathered into a bitmap by a marked walk (O(log n)
+ * plus one step per block found) and released from its highest bit down,
+ * adjacent blocks as one run (one zap for the run).  Giving back k blocks costs
+ * O((k + s / TCMU_DA_RECLAIM_WIN) * log n), s the distance from the limit
  * down to the lowest block given back: at most 1024 windows for a 1 GiB
  * window of 4 KiB blocks, most of them cut short by marks clear high in
  * the tree.
@@ -131,7 +130,6 @@ void tcmu_da_destroy(struct tcmu_data_area *da)
 	xa_destroy(&da->pages);
 	da->blocks_present = 0;
 	da->blocks_in_use = 0;
-	da->in_use_over_limit = 0;
 }
 
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
@@ -192,8 +190,6 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 	da->blocks_in_use += nr;
 	if (da->blocks_in_use > da->peak_in_use)
 		da->peak_in_use = da->blocks_in_use;
-	da->reused += reuse;
-	da->fresh += nr - reuse;
 	return 0;
 
 undo:
@@ -215,15 +211,13 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 			continue;
 		xas_set_mark(&xas, TCMU_DA_FREE);
 		da->blocks_in_use--;
-		if (blks[i] >= da->limit_blocks)
-			da->in_use_over_limit--;
 	}
 	xas_unlock(&xas);
 }
 
 u32 tcmu_da_avail(const struct tcmu_data_area *da)
 {
-	return da->limit_blocks - (da->blocks_in_use - da->in_use_over_limit);
+	return da->limit_blocks - da->blocks_in_use;
 }
 
 struct page *tcmu_da_page(struct tcmu_data_area *da, u32 blk, u32 idx)
@@ -233,27 +227,6 @@ struct page *tcmu_da_page(struct tcmu_data_area *da, u32 blk, u32 idx)
 	if (WARN_ON_ONCE(idx >= da->blk_pages))
 		return NULL;
 	return xa_load(&da->pages, tcmu_da_pgoff(da, blk, idx));
-}
-
-void tcmu_da_set_limit(struct tcmu_data_area *da, u32 limit_blocks)
-{
-	XA_STATE(xas, &da->blocks, 0);
-	u32 over = 0;
-	void *entry;
-
-	if (WARN_ON_ONCE(!limit_blocks || limit_blocks > da->max_blocks))
-		limit_blocks = clamp(limit_blocks, 1U, da->max_blocks);
-
-	xas_set(&xas, limit_blocks);
-	xas_lock(&xas);
-	xas_for_each(&xas, entry, da->max_blocks - 1) {
-		if (!xas_get_mark(&xas, TCMU_DA_FREE))
-			over++;
-	}
-	xas_unlock(&xas);
-
-	da->limit_blocks = limit_blocks;
-	da->in_use_over_limit = over;
 }
 
 /*
@@ -286,25 +259,15 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 	DECLARE_BITMAP(win, TCMU_DA_RECLAIM_WIN);
 	XA_STATE(xas, &da->blocks, 0);
 	u32 nfree = da->blocks_present - da->blocks_in_use;
-	u32 over = 0, todo = 0, lo, hi, n, bit, blk;
+	u32 todo = 0, lo, hi, n, bit, blk;
 	u32 run_first = 0, run_nr = 0;	/* the run being gathered */
 	unsigned long freed = 0;
 	void *entry;
 
-	/* Kept-free blocks at or above the limit all go, and they go first. */
+	/* Blocks are only ever handed out below the limit. */
 	hi = da->limit_blocks - 1;
-	xas_set(&xas, da->limit_blocks);
-	xas_lock(&xas);
-	xas_for_each_marked(&xas, entry, da->max_blocks - 1, TCMU_DA_FREE) {
-		over++;
-		hi = xas.xa_index;
-	}
-	xas_unlock(&xas);
-
 	if (nfree > keep_free)
 		todo = nfree - keep_free;
-	if (todo < over)
-		todo = over;
 
 	/*
 	 * A run is released once the next block down is not part of it;
@@ -354,6 +317,4 @@ void tcmu_da_get_stats(const struct tcmu_data_area *da,
 	st->pages_free = pages * (da->blocks_present - da->blocks_in_use);
 	st->pages_peak = pages * da->peak_in_use;
 	st->pages_reclaimed = da->reclaimed;
-	st->alloc_reused = da->reused;
-	st->alloc_new = da->fresh;
 }

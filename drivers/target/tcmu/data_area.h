@@ -47,8 +47,6 @@ struct tcmu_da_stats {
 	u64 pages_free;		/* pages of kept-free blocks */
 	u64 pages_peak;		/* highest pages_in_use seen */
 	u64 pages_reclaimed;	/* pages given back, all causes */
-	u64 alloc_reused;	/* blocks handed out that had memory */
-	u64 alloc_new;		/* blocks handed out that needed memory */
 };
 
 struct tcmu_data_area {
@@ -60,10 +58,7 @@ struct tcmu_data_area {
 	u32 blk_pages;		/* blk_size / PAGE_SIZE */
 	u32 blocks_present;	/* entries (blocks with memory) */
 	u32 blocks_in_use;	/* entries without TCMU_DA_FREE */
-	u32 in_use_over_limit;	/* of those, at or above limit_blocks */
 	u32 peak_in_use;	/* highest blocks_in_use since init */
-	u64 reused;		/* see tcmu_da_stats */
-	u64 fresh;
 	u64 reclaimed;		/* pages */
 };
 
@@ -138,17 +133,6 @@ u32 tcmu_da_avail(const struct tcmu_data_area *da);
 struct page *tcmu_da_page(struct tcmu_data_area *da, u32 blk, u32 idx);
 
 /**
- * tcmu_da_set_limit() - change limit_blocks (1 .. max_blocks).
- * @da: the data area
- * @limit_blocks: the new limit
- *
- * Blocks at or above a lowered limit are not handed out again; kept-free
- * ones among them are released by the next tcmu_da_reclaim().  Costs a walk
- * of the entries at or above the new limit.
- */
-void tcmu_da_set_limit(struct tcmu_data_area *da, u32 limit_blocks);
-
-/**
  * tcmu_da_reclaim() - give back memory of kept-free blocks.
  * @da: the data area
  * @keep_free: how many kept-free blocks may stay
@@ -159,8 +143,7 @@ void tcmu_da_set_limit(struct tcmu_data_area *da, u32 limit_blocks);
  * @priv: passed to @zap
  *
  * Highest block number first, until at most @keep_free blocks are kept
- * free (and none at or above limit_blocks).  Blocks in use are never
- * touched.  Adjacent blocks given back go to @zap as one run.
+ * free.  Blocks in use are never touched.  Adjacent blocks given back go to @zap as one run.
  *
  * Return: the number of pages freed.
  */

@@ -19,10 +19,6 @@
  *                   pages); the same request then succeeds as if the
  *                   failure never happened.
  *  enomem_node      the same with an XArray node allocation failing.
- *  limit_lower      lowering the limit: blocks at or above it are not
- *                   handed out, in-use ones there do not count as
- *                   available, reclaim releases kept-free ones there.
- *  limit_clamp      an out-of-range limit warns and is clamped.
  *  reclaim_order    reclaim goes highest block first, keeps @keep_free,
  *                   never touches blocks in use, calls zap once for
  *                   each run of adjacent blocks while their memory
@@ -49,8 +45,8 @@
  *                   reclaimed, every page of them zeroed and distinct.
  *  random           a long seeded random sequence of alloc (some with an
  *                   injected failure of any page of a new block or of a
- *                   node allocation), free, reclaim and limit changes,
- *                   for blocks of 1, 3 and 8 pages, checked after every
+ *                   node allocation), free and reclaim, with a random
+ *                   limit, for blocks of 1, 3 and 8 pages, checked after every
  *                   op against a plain array model: the set of entries,
  *                   their first pages, the free mark of each, marked
  *                   walks, xa_marked() and xa_find(), the blocks each
@@ -311,23 +307,20 @@ static void free_range(u32 first, u32 nr)
 }
 
 static bool stats_expect(u64 alloc, u64 in_use, u64 free, u64 peak,
-			 u64 reclaimed, u64 reused, u64 fresh)
+			 u64 reclaimed)
 {
 	struct tcmu_da_stats st;
 
 	tcmu_da_get_stats(&da, &st);
 	CHECK(st.pages_allocated == alloc && st.pages_in_use == in_use &&
 	      st.pages_free == free && st.pages_peak == peak &&
-	      st.pages_reclaimed == reclaimed && st.alloc_reused == reused &&
-	      st.alloc_new == fresh,
+	      st.pages_reclaimed == reclaimed,
 	      "stats alloc %" PRIu64 " use %" PRIu64 " free %" PRIu64
-	      " peak %" PRIu64 " recl %" PRIu64 " reused %" PRIu64
-	      " new %" PRIu64 ", want %" PRIu64 " %" PRIu64 " %" PRIu64
-	      " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+	      " peak %" PRIu64 " recl %" PRIu64 ", want %" PRIu64 " %" PRIu64
+	      " %" PRIu64 " %" PRIu64 " %" PRIu64,
 	      st.pages_allocated, st.pages_in_use, st.pages_free,
-	      st.pages_peak, st.pages_reclaimed, st.alloc_reused,
-	      st.alloc_new, alloc, in_use, free, peak, reclaimed, reused,
-	      fresh);
+	      st.pages_peak, st.pages_reclaimed, alloc, in_use, free, peak,
+	      reclaimed);
 	CHECK((u64)shim.pages_live == st.pages_allocated,
 	      "%ld pages live in the page shim, stats say %" PRIu64,
 	      shim.pages_live, st.pages_allocated);
@@ -490,7 +483,7 @@ static bool t_init_args(void)
 	      "entries in a new area");
 	CHECK(blk_absent(0), "block 0 has memory");
 	CHECK(shim.page_calls == calls, "init allocated block memory");
-	TRY(stats_expect(0, 0, 0, 0, 0, 0, 0));
+	TRY(stats_expect(0, 0, 0, 0, 0));
 	CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == 0 && !zaps.n,
 	      "reclaim of an empty area did something");
 	return true;
@@ -517,13 +510,13 @@ static bool t_alloc_empty(void)
 	CHECK(xa_empty(&da.pages), "pages of one-page blocks in da.pages");
 	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "free mark set");
 	CHECK(tcmu_da_avail(&da) == 59, "avail %u", tcmu_da_avail(&da));
-	TRY(stats_expect(5, 5, 0, 5, 0, 0, 5));
+	TRY(stats_expect(5, 5, 0, 5, 0));
 
 	calls = shim.page_calls;
 	CHECK(tcmu_da_alloc(&da, 0, NULL, GFP_IO) == 0, "alloc(0) failed");
 	CHECK(shim.page_calls == calls, "alloc(0) allocated memory");
 	TRY(alloc_range(5, 3));
-	TRY(stats_expect(8, 8, 0, 8, 0, 0, 8));
+	TRY(stats_expect(8, 8, 0, 8, 0));
 	return true;
 }
 
@@ -546,7 +539,7 @@ static bool t_reuse_order(void)
 	for (i = 0; i < 10; i++)
 		CHECK(is_free(i) == (i == 3 || i == 5 || i == 7),
 		      "block %u free mark %d", i, is_free(i));
-	TRY(stats_expect(10, 7, 3, 10, 0, 0, 10));
+	TRY(stats_expect(10, 7, 3, 10, 0));
 	CHECK(tcmu_da_avail(&da) == 57, "avail %u", tcmu_da_avail(&da));
 
 	TRY(alloc_expect(5, w1));
@@ -557,13 +550,13 @@ static bool t_reuse_order(void)
 		      "reused block %u lost its data", i);
 	}
 	CHECK(blk_all_bytes(10, 0), "new block 10 not zeroed");
-	TRY(stats_expect(12, 12, 0, 12, 0, 3, 12));
+	TRY(stats_expect(12, 12, 0, 12, 0));
 
 	free_range(0, 3);
 	free_range(10, 1);
 	TRY(alloc_expect(2, w2));
 	TRY(alloc_expect(3, w3));
-	TRY(stats_expect(13, 13, 0, 13, 0, 7, 13));
+	TRY(stats_expect(13, 13, 0, 13, 0));
 	return true;
 }
 
@@ -614,7 +607,7 @@ static bool t_enomem_page(void)
 		CHECK(ret == -ENOMEM, "page %u failing: alloc = %d", k, ret);
 		TRY(same_snap(&s));
 		TRY(alloc_expect(6, w));
-		TRY(stats_expect(10, 10, 0, 10, 0, 2, 10));
+		TRY(stats_expect(10, 10, 0, 10, 0));
 		TRY(teardown());
 	}
 	return true;
@@ -661,60 +654,6 @@ static bool t_enomem_node(void)
 	return true;
 }
 
-static bool t_limit_lower(void)
-{
-	static const u32 w8[] = { 5, 8 };
-	static const u32 z[] = { 15, 14, 13, 12, 11, 10, 9, 8, 5 };
-	u32 blks[8], one = 1, five = 5;
-
-	TRY(init(32, 32, PG));
-	TRY(alloc_range(0, 16));
-	free_range(8, 8);
-	tcmu_da_set_limit(&da, 8);
-	CHECK(tcmu_da_avail(&da) == 0, "avail %u", tcmu_da_avail(&da));
-	CHECK(tcmu_da_alloc(&da, 1, blks, GFP_IO) == -ENOSPC,
-	      "alloc at the limit did not fail");
-	free_range(0, 4);
-	CHECK(tcmu_da_avail(&da) == 4, "avail %u", tcmu_da_avail(&da));
-	TRY(alloc_range(0, 4));		/* not the free 8..15 above */
-
-	/* In-use blocks above a lowered limit do not count as available. */
-	tcmu_da_set_limit(&da, 4);
-	CHECK(tcmu_da_avail(&da) == 0, "avail %u", tcmu_da_avail(&da));
-	free_list(&five, 1);
-	CHECK(tcmu_da_avail(&da) == 0, "avail %u after freeing 5",
-	      tcmu_da_avail(&da));
-	free_list(&one, 1);
-	CHECK(tcmu_da_avail(&da) == 1, "avail %u", tcmu_da_avail(&da));
-	TRY(alloc_range(1, 1));
-
-	/* keep_free does not protect kept-free blocks above the limit. */
-	CHECK(tcmu_da_reclaim(&da, 100, zap_rec, NULL) == 9,
-	      "reclaim above the limit");
-	TRY(zaps_expect(z, 9));
-	TRY(stats_expect(7, 7, 0, 16, 9, 5, 16));
-
-	/* Raised again: erased slots are never-touched blocks again. */
-	tcmu_da_set_limit(&da, 32);
-	CHECK(tcmu_da_avail(&da) == 25, "avail %u", tcmu_da_avail(&da));
-	TRY(alloc_expect(2, w8));
-	CHECK(blk_all_bytes(5, 0),
-	      "block 5 not zeroed after reclaim and realloc");
-	return true;
-}
-
-static bool t_limit_clamp(void)
-{
-	TRY(init(8, 8, PG));
-	expected_warnings = 2;
-	shim.quiet_warnings = true;
-	tcmu_da_set_limit(&da, 0);
-	CHECK(da.limit_blocks == 1, "limit %u", da.limit_blocks);
-	tcmu_da_set_limit(&da, 9);
-	CHECK(da.limit_blocks == 8, "limit %u", da.limit_blocks);
-	return true;
-}
-
 static bool t_reclaim_order(void)
 {
 	static const u32 z1[] = { 18, 16, 14, 12, 10, 8, 6 };
@@ -740,14 +679,14 @@ static bool t_reclaim_order(void)
 		else
 			CHECK(blk_absent(i), "block %u not reclaimed", i);
 	}
-	TRY(stats_expect(13, 10, 3, 20, 7, 0, 20));
+	TRY(stats_expect(13, 10, 3, 20, 7));
 	CHECK(tcmu_da_reclaim(&da, 3, zap_rec, NULL) == 0 && !zaps.n,
 	      "second reclaim(3) did something");
 	CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == 3, "reclaim(0)");
 	TRY(zaps_expect(z2, 3));
 	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "free mark left");
 	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 0, "reclaim, all in use");
-	TRY(stats_expect(10, 10, 0, 20, 10, 0, 20));
+	TRY(stats_expect(10, 10, 0, 20, 10));
 	return true;
 }
 
@@ -789,20 +728,20 @@ static bool t_stats(void)
 
 	TRY(init(16, 16, 4 * PG));
 	TRY(alloc_range(0, 3));
-	TRY(stats_expect(12, 12, 0, 12, 0, 0, 3));
+	TRY(stats_expect(12, 12, 0, 12, 0));
 	blk_fill(1, 'x');
 	free_range(1, 2);
-	TRY(stats_expect(12, 4, 8, 12, 0, 0, 3));
+	TRY(stats_expect(12, 4, 8, 12, 0));
 	TRY(alloc_range(1, 1));
 	CHECK(blk_all_bytes(1, 'x'), "reused block 1 lost its data");
-	TRY(stats_expect(12, 8, 4, 12, 0, 1, 3));
+	TRY(stats_expect(12, 8, 4, 12, 0));
 	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 4, "reclaim pages");
-	TRY(stats_expect(8, 8, 0, 12, 4, 1, 3));
+	TRY(stats_expect(8, 8, 0, 12, 4));
 	free_list(&one, 1);
 	TRY(alloc_range(1, 1));
 	TRY(alloc_range(2, 1));
 	TRY(alloc_range(3, 1));
-	TRY(stats_expect(16, 16, 0, 16, 4, 2, 5));
+	TRY(stats_expect(16, 16, 0, 16, 4));
 	CHECK(blk_all_bytes(3, 0), "multi-page block not zeroed");
 	CHECK(xa_count(&da.pages) == 4 * 3, "%lu entries in da.pages",
 	      xa_count(&da.pages));
@@ -980,13 +919,13 @@ static bool t_multipage_pages(void)
 		CHECK(tcmu_da_page(&da, 0, i) == pg[0][i] &&
 		      all_bytes(blk_addr(0, i), 1 + i, PG),
 		      "in-use block 0 page %u touched by reclaim", i);
-	TRY(stats_expect(8, 8, 0, 24, 16, 0, 3));
+	TRY(stats_expect(8, 8, 0, 24, 16));
 
 	/* Taken again: new zeroed pages. */
 	TRY(alloc_range(1, 2));
 	CHECK(blk_all_bytes(1, 0) && blk_all_bytes(2, 0),
 	      "blocks 1, 2 not zeroed after reclaim and realloc");
-	TRY(stats_expect(24, 24, 0, 24, 16, 0, 5));
+	TRY(stats_expect(24, 24, 0, 24, 16));
 	return true;
 }
 
@@ -1051,7 +990,7 @@ static bool t_enomem_midblock(void)
 		      blk_all_bytes(base + 2, 0),
 		      "new blocks not zeroed after a failed alloc");
 		TRY(stats_expect(4 * (base + 3), 4 * (base + 3),
-				 0, 4 * (base + 3), 0, 2, base + 3));
+				 0, 4 * (base + 3), 0));
 		TRY(teardown());
 	}
 	CHECK(n >= 3, "only %u node allocation(s) could be failed", n);
@@ -1102,7 +1041,7 @@ static bool t_big_block(void)
 		CHECK(shim.pages_live == 0, "%ld pages live", shim.pages_live);
 		CHECK(blk_absent(0) && xa_empty(&da.blocks) &&
 		      xa_empty(&da.pages), "pages left after reclaim");
-		TRY(stats_expect(0, 0, 0, 2 * np, 2 * np, 1, 2));
+		TRY(stats_expect(0, 0, 0, 2 * np, 2 * np));
 		TRY(teardown());
 	}
 	return true;
@@ -1139,7 +1078,7 @@ static unsigned long op, warn0, err0;
 /* What the sequence exercised, printed at the end. */
 static struct {
 	unsigned long allocs, enospc, enomem, enomem_later, reclaims,
-		      reclaimed, limits;
+		      reclaimed;
 } cov;
 
 static u32 rnd(u32 n)
@@ -1267,8 +1206,7 @@ static bool m_check(void)
 	       st.pages_in_use == (u64)m.used * m.ppb &&
 	       st.pages_free == (u64)m_free() * m.ppb &&
 	       st.pages_peak == (u64)m.peak * m.ppb &&
-	       st.pages_reclaimed == m.reclaimed &&
-	       st.alloc_reused == m.reused && st.alloc_new == m.fresh,
+	       st.pages_reclaimed == m.reclaimed,
 	       "stats disagree with the model");
 	RCHECK(shim.pages_live == (long)m.present * m.ppb,
 	       "%ld pages live, model %u", shim.pages_live,
@@ -1459,8 +1397,9 @@ static bool r_run(u32 ppb, u64 seed, unsigned long nops)
 	memset(&cov, 0, sizeof(cov));
 	ncmds = 0;
 	m.ppb = ppb;
-	m.limit = R_MAX;
-	TRY(init(R_MAX, R_MAX, m.ppb * PG));
+	/* Single-page blocks use the whole window, the others a part. */
+	m.limit = ppb == 1 ? R_MAX : R_MAX / 4 + rnd(R_MAX / 4);
+	TRY(init(R_MAX, m.limit, m.ppb * PG));
 	warn0 = shim_warnings;
 	err0 = shim.errors;
 
@@ -1472,11 +1411,7 @@ static bool r_run(u32 ppb, u64 seed, unsigned long nops)
 			r_free(rnd(ncmds));
 		} else if (r < 92) {
 			TRY(r_reclaim());
-		} else if (r < 96) {
-			m.limit = rnd(2) ? R_MAX : 1 + rnd(R_MAX);
-			tcmu_da_set_limit(&da, m.limit);
-			cov.limits++;
-		} else if (r < 98) {
+		} else if (r < 97) {
 			shim.nowait_fails = !shim.nowait_fails;
 		} else {
 			while (ncmds)
@@ -1494,8 +1429,8 @@ static bool r_run(u32 ppb, u64 seed, unsigned long nops)
 	       " blocks reused, %" PRIu64 " new), %lu -ENOSPC, %lu -ENOMEM "
 	       "(%lu on a block's later page), ", m.ppb, cov.allocs,
 	       m.reused, m.fresh, cov.enospc, cov.enomem, cov.enomem_later);
-	printf("%lu reclaims (%lu blocks), %lu limit changes\n",
-	       cov.reclaims, cov.reclaimed, cov.limits);
+	printf("%lu reclaims (%lu blocks), limit %u of %u\n",
+	       cov.reclaims, cov.reclaimed, m.limit, R_MAX);
 	fflush(stdout);
 	return teardown();
 }
@@ -1547,8 +1482,6 @@ int main(int argc, char **argv)
 		{ "enospc", t_enospc },
 		{ "enomem_page", t_enomem_page },
 		{ "enomem_node", t_enomem_node },
-		{ "limit_lower", t_limit_lower },
-		{ "limit_clamp", t_limit_clamp },
 		{ "reclaim_order", t_reclaim_order },
 		{ "reclaim_windows", t_reclaim_windows },
 		{ "stats", t_stats },
