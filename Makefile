@@ -7,6 +7,8 @@
 # make check-debug  every VM test with ours on the debug kernel
 # make soak       the reliability tests with full round counts
 # make bench      benchmark ours against stock (tools/testing/tcmu/bench)
+# make sparse     a W=1 build under sparse
+# make checkpatch checkpatch.pl --strict on the driver
 #
 # KDIR defaults to Debian 6.1's headers, fetched into $(TCMU_CACHE)
 # by scripts/fetch-kernel.sh.  Pass KDIR=/path for any other 6.1 tree.
@@ -25,7 +27,7 @@ export KDIR
 
 MOD_DIR := $(TOP)/drivers/target/tcmu
 
-.PHONY: all modules clean run check check-debug soak check-unit check-vm sparse checkpatch bench
+.PHONY: all modules clean run check check-debug soak sparse checkpatch bench
 
 all: modules
 
@@ -58,5 +60,11 @@ bench: modules
 sparse:
 	$(MAKE) -C $(KDIR) M=$(MOD_DIR) C=2 W=1 modules
 
+# The kernel's own checkers, from the fetched source (only fetched when
+# these targets run).
+KSRC = $(shell $(TOP)/scripts/fetch-kernel.sh --source 2>/dev/null | tail -n1)/source
+TCMU_SRCS = $(wildcard $(MOD_DIR)/*.[ch])
+
 checkpatch:
-	$(TOP)/scripts/checkpatch.sh
+	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse -f \
+		$(filter-out %.mod.c,$(TCMU_SRCS))
