@@ -87,7 +87,7 @@ static int tcmu_opt_size(struct tcmu_device *td, int token, substring_t *arg)
 	}
 	switch (token) {
 	case TCMU_OPT_MAX_DATA_AREA_MB:
-		global = READ_ONCE(tcmu_global_max_mb);
+		global = tcmu_global_max_data_mb();
 		if (val > global) {
 			pr_err("%d is too large. Adjusting max_data_area_mb to global limit of %d\n",
 			       val, global);
@@ -691,7 +691,7 @@ static struct configfs_attribute *tcmu_own_attrib_attrs[] = {
 	NULL,
 };
 
-struct configfs_attribute *tcmu_action_attrs[] = {
+static struct configfs_attribute *tcmu_action_attrs[] = {
 	&tcmu_attr_block_dev,
 	&tcmu_attr_reset_ring,
 	&tcmu_attr_free_kept_buf,
@@ -730,6 +730,7 @@ int tcmu_build_attrs(struct target_backend_ops *ops)
 		for (k = 0; lists[i][k]; k++)
 			tcmu_attrib_attrs[n++] = lists[i][k];
 	ops->tb_dev_attrib_attrs = tcmu_attrib_attrs;
+	ops->tb_dev_action_attrs = tcmu_action_attrs;
 	return 0;
 }
 

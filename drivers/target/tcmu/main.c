@@ -259,12 +259,7 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	td->hwm_half_life = TCMU_HWM_HALF_LIFE_DEF;
 
 	mutex_init(&td->cmdr_lock);
-	xa_init_flags(&td->reqs, XA_FLAGS_ALLOC1);
-	INIT_LIST_HEAD(&td->ring_list);
-	INIT_LIST_HEAD(&td->qfull_list);
-	INIT_LIST_HEAD(&td->tmr_list);
-	timer_setup(&td->timer, tcmu_timer_fn, 0);
-	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
+	tcmu_ring_init_dev(td);
 	INIT_LIST_HEAD(&td->nl_wait.node);
 	init_completion(&td->nl_wait.done);
 	return &td->se_dev;
@@ -392,7 +387,7 @@ static int tcmu_configure_device(struct se_device *dev)
 
 	/* Unless disabled for this device, follow what the daemon said. */
 	if (td->nl_reply_supported >= 0)
-		td->nl_reply_supported = tcmu_nl_reply_feature;
+		td->nl_reply_supported = tcmu_nl_daemon_replies();
 
 	/* The UIO device may be closed after LIO frees the device. */
 	kref_get(&td->kref);
@@ -424,13 +419,7 @@ static void tcmu_destroy_device(struct se_device *dev)
 {
 	struct tcmu_device *td = TCMU_DEV(dev);
 
-	/* Nothing re-arms a timer or the work once GONE is seen. */
-	mutex_lock(&td->cmdr_lock);
-	set_bit(TCMU_DEV_GONE, &td->flags);
-	mutex_unlock(&td->cmdr_lock);
-	del_timer_sync(&td->timer);
-	cancel_work_sync(&td->timeout_work);
-
+	tcmu_ring_stop_timer(td);
 	tcmu_reclaim_del_dev(td);
 
 	tcmu_nl_send_simple(td, TCMU_CMD_REMOVED_DEVICE);
@@ -476,7 +465,6 @@ static struct target_backend_ops tcmu_backend_ops = {
 	.show_configfs_dev_params = tcmu_show_configfs_dev_params,
 	.get_device_type	= sbc_get_device_type,
 	.get_blocks		= tcmu_get_blocks,
-	.tb_dev_action_attrs	= tcmu_action_attrs,
 };
 
 static int __init tcmu_init(void)

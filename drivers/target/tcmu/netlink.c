@@ -12,7 +12,7 @@
 #include "tcmu.h"
 
 static u8 tcmu_nl_blocked;		/* block_netlink */
-u8 tcmu_nl_reply_feature;	/* set by TCMU_CMD_SET_FEATURES */
+static u8 tcmu_nl_reply_feature;	/* set by TCMU_CMD_SET_FEATURES */
 
 /* Protects tcmu_nl_waits and every struct tcmu_nl_wait's fields. */
 static DEFINE_MUTEX(tcmu_nl_lock);
@@ -217,6 +217,12 @@ static struct genl_family tcmu_nl_family __ro_after_init = {
 	.n_small_ops = ARRAY_SIZE(tcmu_nl_ops),
 	.resv_start_op = TCMU_CMD_SET_FEATURES + 1,
 };
+
+/* Did the handler daemon say it replies to events (SET_FEATURES)? */
+bool tcmu_nl_daemon_replies(void)
+{
+	return READ_ONCE(tcmu_nl_reply_feature);
+}
 
 /* Does an event to @td wait for a *_DONE reply? */
 static bool tcmu_nl_wants_reply(struct tcmu_device *td)

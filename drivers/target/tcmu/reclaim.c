@@ -16,7 +16,7 @@
 
 #include "tcmu.h"
 
-int tcmu_global_max_mb = TCMU_GLOBAL_MB_DEF;
+static int tcmu_global_max_mb = TCMU_GLOBAL_MB_DEF;
 
 /*
  * Protects tcmu_dev_list; taken before any device's cmdr_lock.  The
@@ -122,6 +122,12 @@ MODULE_PARM_DESC(global_data_pages_kept,
 /* ---------------------------------------------------------------------
  * Accounting and the reclaim work
  */
+
+/* global_max_data_area_mb, now. */
+int tcmu_global_max_data_mb(void)
+{
+	return READ_ONCE(tcmu_global_max_mb);
+}
 
 static long tcmu_global_limit(void)
 {

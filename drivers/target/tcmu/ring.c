@@ -941,7 +941,7 @@ static void tcmu_expire(struct tcmu_device *td)
 	}
 }
 
-void tcmu_timeout_work(struct work_struct *work)
+static void tcmu_timeout_work(struct work_struct *work)
 {
 	struct tcmu_device *td = container_of(work, struct tcmu_device,
 					      timeout_work);
@@ -955,12 +955,34 @@ void tcmu_timeout_work(struct work_struct *work)
 	mutex_unlock(&td->cmdr_lock);
 }
 
-void tcmu_timer_fn(struct timer_list *t)
+static void tcmu_timer_fn(struct timer_list *t)
 {
 	struct tcmu_device *td = from_timer(td, t, timer);
 
 	if (!test_bit(TCMU_DEV_GONE, &td->flags))
 		schedule_work(&td->timeout_work);
+}
+
+/* Set up a new device's request table, queues, timer and timeout work. */
+void tcmu_ring_init_dev(struct tcmu_device *td)
+{
+	xa_init_flags(&td->reqs, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&td->ring_list);
+	INIT_LIST_HEAD(&td->qfull_list);
+	INIT_LIST_HEAD(&td->tmr_list);
+	timer_setup(&td->timer, tcmu_timer_fn, 0);
+	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
+}
+
+/* The device goes away: stop its timer and timeout work for good. */
+void tcmu_ring_stop_timer(struct tcmu_device *td)
+{
+	/* Nothing re-arms the timer or the work once GONE is seen. */
+	mutex_lock(&td->cmdr_lock);
+	set_bit(TCMU_DEV_GONE, &td->flags);
+	mutex_unlock(&td->cmdr_lock);
+	del_timer_sync(&td->timer);
+	cancel_work_sync(&td->timeout_work);
 }
 
 /* ---------------------------------------------------------------------

@@ -305,8 +305,8 @@ void tcmu_req_free(struct tcmu_req *req);
 void tcmu_run_qfull(struct tcmu_device *td);
 bool tcmu_reap(struct tcmu_device *td);
 void tcmu_drop_tmrs(struct tcmu_device *td);
-void tcmu_timer_fn(struct timer_list *t);
-void tcmu_timeout_work(struct work_struct *work);
+void tcmu_ring_init_dev(struct tcmu_device *td);
+void tcmu_ring_stop_timer(struct tcmu_device *td);
 sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd);
 struct se_dev_plug *tcmu_plug_device(struct se_device *se_dev);
 void tcmu_unplug_device(struct se_dev_plug *se_plug);
@@ -318,7 +318,7 @@ void tcmu_reset_ring(struct tcmu_device *td, u8 level);
 int tcmu_free_kept(struct tcmu_device *td, u16 id);
 
 /* reclaim.c */
-extern int tcmu_global_max_mb;
+int tcmu_global_max_data_mb(void);
 int tcmu_reclaim_init(void);
 void tcmu_reclaim_start(void);
 void tcmu_reclaim_exit(void);
@@ -329,7 +329,6 @@ void tcmu_data_put(struct tcmu_device *td, const u32 *blks, u32 nr);
 void tcmu_data_destroy(struct tcmu_device *td);
 
 /* configfs.c */
-extern struct configfs_attribute *tcmu_action_attrs[];
 int tcmu_build_attrs(struct target_backend_ops *ops);
 void tcmu_free_attrs(void);
 ssize_t tcmu_set_configfs_dev_params(struct se_device *dev,
@@ -337,7 +336,7 @@ ssize_t tcmu_set_configfs_dev_params(struct se_device *dev,
 ssize_t tcmu_show_configfs_dev_params(struct se_device *dev, char *b);
 
 /* netlink.c */
-extern u8 tcmu_nl_reply_feature;
+bool tcmu_nl_daemon_replies(void);
 int tcmu_nl_register(void);
 void tcmu_nl_unregister(void);
 int tcmu_nl_send_simple(struct tcmu_device *td, enum tcmu_genl_cmd cmd);
