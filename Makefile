@@ -9,6 +9,7 @@
 # make bench      benchmark ours against stock (tools/testing/tcmu/bench)
 # make sparse     a W=1 build under sparse
 # make checkpatch checkpatch.pl --strict on the driver
+# make kernel-doc the driver's kernel-doc comments, warnings as errors
 #
 # KDIR defaults to Debian 6.1's headers, fetched into $(TCMU_CACHE)
 # by scripts/fetch-kernel.sh.  Pass KDIR=/path for any other 6.1 tree.
@@ -27,7 +28,7 @@ export KDIR
 
 MOD_DIR := $(TOP)/drivers/target/tcmu
 
-.PHONY: all modules clean run check check-debug soak sparse checkpatch bench
+.PHONY: all modules clean run check check-debug soak sparse checkpatch kernel-doc bench
 
 all: modules
 
@@ -67,4 +68,8 @@ TCMU_SRCS = $(wildcard $(MOD_DIR)/*.[ch])
 
 checkpatch:
 	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse -f \
+		$(filter-out %.mod.c,$(TCMU_SRCS))
+
+kernel-doc:
+	$(KSRC)/scripts/kernel-doc -none -v -Werror \
 		$(filter-out %.mod.c,$(TCMU_SRCS))

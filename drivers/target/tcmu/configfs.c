@@ -129,6 +129,21 @@ out:
 	return ret;
 }
 
+/**
+ * tcmu_set_configfs_dev_params() - parse a control string
+ * @dev: the device
+ * @page: what was written to the device's "control" file: comma or newline
+ *        separated key=value pairs
+ * @count: its length
+ *
+ * The sizes (max_data_area_mb, data_pages_per_blk, cmd_ring_size_mb) can
+ * only change before the device is enabled.  Unknown keys are ignored, as
+ * in stock.
+ *
+ * Context: Process context (configfs store).  Takes cmdr_lock for the
+ * sizes.
+ * Return: @count, or a negative errno for the first bad value.
+ */
 ssize_t tcmu_set_configfs_dev_params(struct se_device *dev,
 				     const char *page, ssize_t count)
 {
@@ -185,6 +200,14 @@ ssize_t tcmu_set_configfs_dev_params(struct se_device *dev,
 	return ret ? ret : count;
 }
 
+/**
+ * tcmu_show_configfs_dev_params() - the "info" line of the device
+ * @dev: the device
+ * @b: a page to write to
+ *
+ * Context: Process context (configfs show).
+ * Return: the number of bytes written.
+ */
 ssize_t tcmu_show_configfs_dev_params(struct se_device *dev, char *b)
 {
 	struct tcmu_device *td = TCMU_DEV(dev);
@@ -710,6 +733,16 @@ static size_t tcmu_attrs_count(struct configfs_attribute **attrs)
 	return n;
 }
 
+/**
+ * tcmu_build_attrs() - the backend's configfs attributes
+ * @ops: the backend ops to fill in
+ *
+ * The attrib group gets LIO's passthrough attributes and ours, the action
+ * group ours.
+ *
+ * Context: Module init.
+ * Return: 0 or -ENOMEM.
+ */
 int tcmu_build_attrs(struct target_backend_ops *ops)
 {
 	struct configfs_attribute **lists[] = {
@@ -734,6 +767,11 @@ int tcmu_build_attrs(struct target_backend_ops *ops)
 	return 0;
 }
 
+/**
+ * tcmu_free_attrs() - free what tcmu_build_attrs() allocated
+ *
+ * Context: Module exit or failed init, once the backend is unregistered.
+ */
 void tcmu_free_attrs(void)
 {
 	kfree(tcmu_attrib_attrs);

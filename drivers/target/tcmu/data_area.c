@@ -44,6 +44,16 @@
 
 #define TCMU_DA_RECLAIM_WIN	256
 
+/**
+ * tcmu_da_init() - set up an empty data area: no memory is allocated.
+ * @da: the data area
+ * @max_blocks: size of the window in blocks (>= 1)
+ * @limit_blocks: how many of them may be used (1 .. max_blocks)
+ * @blk_size: block size in bytes, a non-zero multiple of PAGE_SIZE
+ *
+ * Context: Any context.  Allocates nothing.
+ * Return: 0 or -EINVAL.
+ */
 int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,
 		 u32 blk_size)
 {
@@ -116,6 +126,14 @@ static void tcmu_da_put_block(struct tcmu_data_area *da, u32 blk)
 	__free_page(first);
 }
 
+/**
+ * tcmu_da_destroy() - free every block's memory; no block may be in use.
+ * @da: the data area
+ *
+ * No user mapping of the data window may remain (no zap is done).
+ *
+ * Context: Process context, under the caller's lock.  Takes the XArray locks.
+ */
 void tcmu_da_destroy(struct tcmu_data_area *da)
 {
 	unsigned long blk;
@@ -132,6 +150,25 @@ void tcmu_da_destroy(struct tcmu_data_area *da)
 	da->blocks_in_use = 0;
 }
 
+/**
+ * tcmu_da_alloc() - take @nr blocks for a command, all or nothing.
+ * @da: the data area
+ * @nr: how many blocks
+ * @blks: receives the block numbers, @nr entries
+ * @gfp: allocation flags for new block memory and XArray nodes
+ *
+ * Kept-free blocks (they have memory) are taken first, lowest number first;
+ * then never-touched blocks, lowest number first, get new order-0 pages
+ * (@gfp, __GFP_ZERO is added for the pages and never passed to the XArray).
+ * Block numbers are written to the first @nr entries of @blks, in the
+ * order taken.
+ *
+ * Context: Process context, under the caller's lock.  Takes the XArray
+ * lock; allocates with @gfp outside it, so it may sleep if @gfp allows.
+ * Return: 0, -ENOSPC if fewer than @nr blocks are available below
+ * limit_blocks, or -ENOMEM if memory for a new block (or for the XArray)
+ * could not be had.  On error no block changed state (@blks holds junk).
+ */
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 {
 	XA_STATE(xas, &da->blocks, 0);
@@ -198,6 +235,17 @@ undo:
 	return ret;
 }
 
+/**
+ * tcmu_da_free() - a command is done with the first @nr blocks of @blks
+ * @da: the data area
+ * @blks: the block numbers
+ * @nr: how many
+ *
+ * Their memory is kept for reuse.  Each block must be in use; a block that
+ * is not (double free, never allocated) is skipped with a warning.
+ *
+ * Context: Any context, under the caller's lock.  Takes the XArray lock.
+ */
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 {
 	XA_STATE(xas, &da->blocks, 0);
@@ -215,11 +263,30 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 	xas_unlock(&xas);
 }
 
+/**
+ * tcmu_da_avail() - how many blocks tcmu_da_alloc() could hand out now.
+ * @da: the data area
+ *
+ * Context: Any context, under the caller's lock.
+ * Return: free or never-touched blocks below limit_blocks.  O(1).
+ */
 u32 tcmu_da_avail(const struct tcmu_data_area *da)
 {
 	return da->limit_blocks - da->blocks_in_use;
 }
 
+/**
+ * tcmu_da_page() - page @idx of block @blk, or NULL if the block has none.
+ * @da: the data area
+ * @blk: block number
+ * @idx: page of the block, 0 .. blk_pages - 1
+ *
+ * Under the caller's lock: pages are freed at once when a block is
+ * released, so a page found without it may already be gone.
+ *
+ * Context: Any context, under the caller's lock.
+ * Return: the page, or NULL.
+ */
 struct page *tcmu_da_page(struct tcmu_data_area *da, u32 blk, u32 idx)
 {
 	if (!idx)
@@ -252,6 +319,23 @@ static unsigned long tcmu_da_release_run(struct tcmu_data_area *da,
 	return (unsigned long)nr * da->blk_pages;
 }
 
+/**
+ * tcmu_da_reclaim() - give back memory of kept-free blocks.
+ * @da: the data area
+ * @keep_free: how many kept-free blocks may stay
+ * @zap: called for each run of adjacent blocks, @first to @first + @nr - 1,
+ *       before their memory is freed, so the caller can remove the
+ *       handler's mappings of them at once (may be NULL); it runs without
+ *       XArray locks and may sleep
+ * @priv: passed to @zap
+ *
+ * Highest block number first, until at most @keep_free blocks are kept
+ * free.  Blocks in use are never touched.  Adjacent blocks given back go to @zap as one run.
+ *
+ * Context: Process context, under the caller's lock.  Takes the XArray
+ * lock; calls @zap without it, and @zap may sleep.
+ * Return: the number of pages freed.
+ */
 unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 			      void (*zap)(void *priv, u32 first, u32 nr),
 			      void *priv)
@@ -307,6 +391,13 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 	return freed;
 }
 
+/**
+ * tcmu_da_get_stats() - a snapshot of the counters.
+ * @da: the data area
+ * @st: filled in
+ *
+ * Context: Any context, under the caller's lock.
+ */
 void tcmu_da_get_stats(const struct tcmu_data_area *da,
 		       struct tcmu_da_stats *st)
 {

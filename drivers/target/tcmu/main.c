@@ -276,10 +276,17 @@ static char *tcmu_uio_name(struct tcmu_device *td)
 	return kasprintf(GFP_KERNEL, "tcm-user/%u/%s", th->host_id, td->name);
 }
 
-/*
- * Give the registered UIO device a new name (dev_config changed).  UIO's
- * sysfs "name" and our netlink events read it under the UIO device's
- * info_lock, so the old one is freed only once no reader can hold it.
+/**
+ * tcmu_swap_uio_name() - rename the registered UIO device after dev_config
+ * @td: the device
+ *
+ * Handlers find their device by the UIO name, which includes dev_config.
+ * UIO's sysfs "name" and our netlink events read the name under the UIO
+ * device's info_lock, so the old one is freed only once no reader can
+ * hold it.
+ *
+ * Context: Process context.  Takes the UIO device's info_lock.
+ * Return: 0, or -ENOMEM (the old name stays).
  */
 int tcmu_swap_uio_name(struct tcmu_device *td)
 {

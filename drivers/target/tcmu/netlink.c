@@ -218,7 +218,13 @@ static struct genl_family tcmu_nl_family __ro_after_init = {
 	.resv_start_op = TCMU_CMD_SET_FEATURES + 1,
 };
 
-/* Did the handler daemon say it replies to events (SET_FEATURES)? */
+/**
+ * tcmu_nl_daemon_replies() - does the handler daemon reply to events?
+ *
+ * Context: Any context.
+ * Return: true if the daemon said so with TCMU_CMD_SET_FEATURES; devices
+ * configured from now on wait for its replies.
+ */
 bool tcmu_nl_daemon_replies(void)
 {
 	return READ_ONCE(tcmu_nl_reply_feature);
@@ -340,6 +346,21 @@ static int tcmu_nl_event_send(struct tcmu_device *td, enum tcmu_genl_cmd cmd,
 	return ret;
 }
 
+/**
+ * tcmu_nl_send_simple() - send a device event without attributes
+ * @td: the device
+ * @cmd: TCMU_CMD_ADDED_DEVICE or TCMU_CMD_REMOVED_DEVICE
+ *
+ * Multicasts @cmd to the "config" group; if the daemon replies to events,
+ * waits for its reply.  Nobody listening is fine for an add: the daemon
+ * may start later.
+ *
+ * Context: Process context.  Sleeps.  Takes tcmu_nl_lock, never under
+ * cmdr_lock.
+ * Return: 0, the status the daemon replied, -EAGAIN if block_netlink is
+ * set, -EBUSY if another event to @td waits for a reply, -EINTR after
+ * reset_netlink, or a negative errno from building or sending it.
+ */
 int tcmu_nl_send_simple(struct tcmu_device *td, enum tcmu_genl_cmd cmd)
 {
 	struct sk_buff *skb;
@@ -352,7 +373,18 @@ int tcmu_nl_send_simple(struct tcmu_device *td, enum tcmu_genl_cmd cmd)
 	return tcmu_nl_event_send(td, cmd, skb, hdr);
 }
 
-/* RECONFIG with one attribute; @put adds it. */
+/**
+ * tcmu_nl_send_reconfig() - ask the handler daemon to accept a change
+ * @td: the device
+ * @put: adds the one attribute that changes (tcmu_put_dev_cfg() ...)
+ * @arg: passed to @put
+ *
+ * Sends TCMU_CMD_RECONFIG_DEVICE and, if the daemon replies, waits.
+ *
+ * Context: Process context.  Sleeps.  Takes tcmu_nl_lock, never under
+ * cmdr_lock.
+ * Return: as tcmu_nl_send_simple().
+ */
 int tcmu_nl_send_reconfig(struct tcmu_device *td,
 			  int (*put)(struct sk_buff *skb, const void *arg),
 			  const void *arg)
@@ -372,27 +404,62 @@ int tcmu_nl_send_reconfig(struct tcmu_device *td,
 	return tcmu_nl_event_send(td, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
 }
 
+/**
+ * tcmu_put_dev_cfg() - @put for a new dev_config
+ * @skb: the message
+ * @arg: the new dev_config string
+ *
+ * Context: Process context.
+ * Return: 0 or -EMSGSIZE.
+ */
 int tcmu_put_dev_cfg(struct sk_buff *skb, const void *arg)
 {
 	return nla_put_string(skb, TCMU_ATTR_DEV_CFG, arg);
 }
 
+/**
+ * tcmu_put_dev_size() - @put for a new dev_size
+ * @skb: the message
+ * @arg: the new size in bytes (u64 *)
+ *
+ * Context: Process context.
+ * Return: 0 or -EMSGSIZE.
+ */
 int tcmu_put_dev_size(struct sk_buff *skb, const void *arg)
 {
 	return nla_put_u64_64bit(skb, TCMU_ATTR_DEV_SIZE, *(const u64 *)arg,
 				 TCMU_ATTR_PAD);
 }
 
+/**
+ * tcmu_put_write_cache() - @put for a new emulate_write_cache
+ * @skb: the message
+ * @arg: the new value (u8 *)
+ *
+ * Context: Process context.
+ * Return: 0 or -EMSGSIZE.
+ */
 int tcmu_put_write_cache(struct sk_buff *skb, const void *arg)
 {
 	return nla_put_u8(skb, TCMU_ATTR_WRITECACHE, *(const u8 *)arg);
 }
 
+/**
+ * tcmu_nl_register() - register the TCM-USER generic netlink family
+ *
+ * Context: Module init.
+ * Return: 0 or a negative errno.
+ */
 int tcmu_nl_register(void)
 {
 	return genl_register_family(&tcmu_nl_family);
 }
 
+/**
+ * tcmu_nl_unregister() - unregister it
+ *
+ * Context: Module exit or failed init.
+ */
 void tcmu_nl_unregister(void)
 {
 	genl_unregister_family(&tcmu_nl_family);

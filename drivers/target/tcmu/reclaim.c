@@ -123,7 +123,12 @@ MODULE_PARM_DESC(global_data_pages_kept,
  * Accounting and the reclaim work
  */
 
-/* global_max_data_area_mb, now. */
+/**
+ * tcmu_global_max_data_mb() - the global_max_data_area_mb parameter
+ *
+ * Context: Any context.
+ * Return: its current value, in MiB.
+ */
 int tcmu_global_max_data_mb(void)
 {
 	return READ_ONCE(tcmu_global_max_mb);
@@ -170,7 +175,22 @@ static void tcmu_acct(struct tcmu_device *td)
 	td->acct_in_use = in_use;
 }
 
-/* Take @nr blocks of @td's data area for a command, into @blks. */
+/**
+ * tcmu_data_get() - take data blocks for a command
+ * @td: the device
+ * @nr: how many blocks
+ * @blks: receives their numbers, @nr entries
+ *
+ * Takes the blocks from @td's data area (tcmu_da_alloc()), then brings the
+ * module-wide page counters up to date, starts the reclaim work if the data
+ * areas went over global_max_data_area_mb, and feeds the decay heuristic's
+ * peak.  The global limit never makes this fail.
+ *
+ * Context: Process context.  Expects cmdr_lock to be held.  Allocates with
+ * TCMU_PLACE_GFP, which does not retry hard.
+ * Return: 0, -ENOSPC if the device's data area has fewer than @nr blocks
+ * free, or -ENOMEM.
+ */
 int tcmu_data_get(struct tcmu_device *td, u32 nr, u32 *blks)
 {
 	int ret;
@@ -184,7 +204,16 @@ int tcmu_data_get(struct tcmu_device *td, u32 nr, u32 *blks)
 	return ret;
 }
 
-/* A command is done with blocks @blks[0 .. nr - 1]: they are kept free. */
+/**
+ * tcmu_data_put() - a command is done with its data blocks
+ * @td: the device
+ * @blks: the blocks tcmu_data_get() gave it
+ * @nr: how many
+ *
+ * The blocks keep their memory for reuse until reclaim gives it back.
+ *
+ * Context: Process context.  Expects cmdr_lock to be held.
+ */
 void tcmu_data_put(struct tcmu_device *td, const u32 *blks, u32 nr)
 {
 	lockdep_assert_held(&td->cmdr_lock);
@@ -193,7 +222,12 @@ void tcmu_data_put(struct tcmu_device *td, const u32 *blks, u32 nr)
 	tcmu_acct(td);
 }
 
-/* Free all of @td's data pages: no block is in use, none is mapped. */
+/**
+ * tcmu_data_destroy() - free all of a device's data pages
+ * @td: the device: no block in use, no handler mapping left
+ *
+ * Context: Process context.  Expects cmdr_lock to be held.
+ */
 void tcmu_data_destroy(struct tcmu_device *td)
 {
 	lockdep_assert_held(&td->cmdr_lock);
@@ -437,7 +471,12 @@ static struct shrinker tcmu_shrinker = {
  * Devices and the module
  */
 
-/* A configured device: the reclaim work and the shrinker now see it. */
+/**
+ * tcmu_reclaim_add_dev() - reclaim starts to see a configured device
+ * @td: the device
+ *
+ * Context: Process context.  Takes tcmu_dev_list_lock: not under cmdr_lock.
+ */
 void tcmu_reclaim_add_dev(struct tcmu_device *td)
 {
 	mutex_lock(&tcmu_dev_list_lock);
@@ -445,6 +484,12 @@ void tcmu_reclaim_add_dev(struct tcmu_device *td)
 	mutex_unlock(&tcmu_dev_list_lock);
 }
 
+/**
+ * tcmu_reclaim_del_dev() - reclaim no longer sees a device
+ * @td: the device, being destroyed
+ *
+ * Context: Process context.  Takes tcmu_dev_list_lock: not under cmdr_lock.
+ */
 void tcmu_reclaim_del_dev(struct tcmu_device *td)
 {
 	mutex_lock(&tcmu_dev_list_lock);
@@ -452,6 +497,12 @@ void tcmu_reclaim_del_dev(struct tcmu_device *td)
 	mutex_unlock(&tcmu_dev_list_lock);
 }
 
+/**
+ * tcmu_reclaim_init() - the page counters and the shrinker
+ *
+ * Context: Module init, before any device exists.
+ * Return: 0 or a negative errno.
+ */
 int tcmu_reclaim_init(void)
 {
 	int ret;
@@ -474,7 +525,12 @@ err_pages:
 	return ret;
 }
 
-/* The end of module init: the module parameters may now queue the work. */
+/**
+ * tcmu_reclaim_start() - let the module parameters read the counters and
+ *                        queue the reclaim work
+ *
+ * Context: Module init, last step.  Takes tcmu_dev_list_lock.
+ */
 void tcmu_reclaim_start(void)
 {
 	mutex_lock(&tcmu_dev_list_lock);
@@ -482,7 +538,12 @@ void tcmu_reclaim_start(void)
 	mutex_unlock(&tcmu_dev_list_lock);
 }
 
-/* No device is left (or none was ever made). */
+/**
+ * tcmu_reclaim_exit() - undo tcmu_reclaim_init() and tcmu_reclaim_start()
+ *
+ * Context: Module exit, with no device left, or failed init.  Sleeps until
+ * the reclaim work has finished.
+ */
 void tcmu_reclaim_exit(void)
 {
 	unregister_shrinker(&tcmu_shrinker);

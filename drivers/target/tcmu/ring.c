@@ -57,7 +57,16 @@ enum tcmu_place_result {
  * Ring helpers.  Offsets are bytes from the start of the command ring.
  */
 
-/* Make kernel writes visible to a handler on a virtually indexed cache. */
+/**
+ * tcmu_flush_ring() - make kernel writes to the ring visible to the handler
+ * @addr: start of what was written, in the vmalloc()ed ring
+ * @len: bytes written
+ *
+ * Only architectures with a virtually indexed data cache need this; on
+ * the others it compiles to nothing.
+ *
+ * Context: Any context.
+ */
 void tcmu_flush_ring(void *addr, size_t len)
 {
 #ifdef ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
@@ -155,7 +164,15 @@ static void tcmu_req_put_blocks(struct tcmu_req *req)
 	}
 }
 
-/* -> DONE: give back the blocks and the request; the id is the caller's. */
+/**
+ * tcmu_req_free() - a request leaves the state machine (DONE)
+ * @req: the request, in any state but DONE
+ *
+ * Gives back its data blocks, its block list and the request itself.  Its
+ * command id, if it had one, must already be erased from td->reqs.
+ *
+ * Context: Process context.  Expects cmdr_lock to be held.
+ */
 void tcmu_req_free(struct tcmu_req *req)
 {
 	lockdep_assert_held(&req->td->cmdr_lock);
@@ -548,7 +565,17 @@ static void tcmu_req_finish(struct tcmu_req *req, u8 status)
 	target_complete_cmd(se_cmd, status);
 }
 
-/* Retry the QFULL requests in order, until one has to wait again. */
+/**
+ * tcmu_run_qfull() - retry the requests waiting for room, in order
+ * @td: the device
+ *
+ * Places QFULL requests into the ring, oldest first, until one has to wait
+ * again; a request that can never run (too big, device blocked or broken)
+ * fails with CHECK CONDITION.  Re-arms the timer.
+ *
+ * Context: Process context.  Expects cmdr_lock to be held.  Allocates with
+ * TCMU_PLACE_GFP.
+ */
 void tcmu_run_qfull(struct tcmu_device *td)
 {
 	struct tcmu_req *req, *tmp;
@@ -662,6 +689,12 @@ static bool tcmu_run_tmrs(struct tcmu_device *td)
 	return true;
 }
 
+/**
+ * tcmu_drop_tmrs() - forget TMR notifications still waiting for ring room
+ * @td: the device
+ *
+ * Context: Process context.  Expects cmdr_lock to be held.
+ */
 void tcmu_drop_tmrs(struct tcmu_device *td)
 {
 	struct tcmu_tmr_msg *msg, *tmp;
@@ -674,6 +707,19 @@ void tcmu_drop_tmrs(struct tcmu_device *td)
 	}
 }
 
+/**
+ * tcmu_tmr_notify() - LIO's tmr_notify: a task management function arrived
+ * @se_dev: the device
+ * @tmf: which function
+ * @cmd_list: the commands it aborts
+ *
+ * Aborted commands still waiting for room complete with TASK ABORTED and
+ * never reach the handler.  With tmr_notification set, the handler gets a
+ * TMR entry naming the aborted commands it holds; it waits for ring room
+ * in order, before any command queued after it.
+ *
+ * Context: Process context.  Takes cmdr_lock.
+ */
 void tcmu_tmr_notify(struct se_device *se_dev,
 		     enum tcm_tmreq_table tmf,
 		     struct list_head *cmd_list)
@@ -835,10 +881,18 @@ static bool tcmu_complete_one(struct tcmu_device *td,
 	return true;
 }
 
-/*
- * Reap what userspace completed, from our tail to its cmd_tail.  Returns
- * true if ring room was freed and no TMR is left waiting, i.e. queued
- * commands may now be retried.  cmdr_lock held.
+/**
+ * tcmu_reap() - complete what the handler completed
+ * @td: the device
+ *
+ * Reads the ring from our tail to the handler's cmd_tail.  Everything in
+ * the ring is untrusted: each field is read once and checked before use;
+ * anything out of bounds marks the ring broken (until reset_ring) and stops
+ * the walk.
+ *
+ * Context: Process context.  Expects cmdr_lock to be held.
+ * Return: true if ring room was freed and no TMR is left waiting for room,
+ * i.e. queued requests may now be retried.
  */
 bool tcmu_reap(struct tcmu_device *td)
 {
@@ -963,7 +1017,15 @@ static void tcmu_timer_fn(struct timer_list *t)
 		schedule_work(&td->timeout_work);
 }
 
-/* Set up a new device's request table, queues, timer and timeout work. */
+/**
+ * tcmu_ring_init_dev() - set up a new device's command state
+ * @td: the device, not yet visible to anyone
+ *
+ * Initialises the request table, the RING/QFULL/TMR queues, the timer and
+ * the timeout work.
+ *
+ * Context: Process context.
+ */
 void tcmu_ring_init_dev(struct tcmu_device *td)
 {
 	xa_init_flags(&td->reqs, XA_FLAGS_ALLOC1);
@@ -974,7 +1036,15 @@ void tcmu_ring_init_dev(struct tcmu_device *td)
 	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
 }
 
-/* The device goes away: stop its timer and timeout work for good. */
+/**
+ * tcmu_ring_stop_timer() - stop the device's timer and timeout work for good
+ * @td: the device, being destroyed
+ *
+ * Nothing re-arms them once this returns.
+ *
+ * Context: Process context.  Takes cmdr_lock; sleeps until a running timer
+ * or work has finished.
+ */
 void tcmu_ring_stop_timer(struct tcmu_device *td)
 {
 	/* Nothing re-arms the timer or the work once GONE is seen. */
@@ -1031,11 +1101,31 @@ fail:
 	return sense;
 }
 
+/**
+ * tcmu_parse_cdb() - LIO's parse_cdb for a user backstore
+ * @cmd: the command
+ *
+ * Every command goes to the handler (passthrough): tcmu_queue_cmd() places
+ * it into the ring or queues it.
+ *
+ * Context: Process context (LIO submission).
+ * Return: TCM_NO_SENSE, or the sense to fail @cmd with.
+ */
 sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd)
 {
 	return passthrough_parse_cdb(cmd, tcmu_queue_cmd);
 }
 
+/**
+ * tcmu_plug_device() - hold back the handler's wake-ups
+ * @se_dev: the device
+ *
+ * While plugged, commands go into the ring without waking the handler;
+ * tcmu_unplug_device() wakes it once for all of them.
+ *
+ * Context: Process context (LIO submission).
+ * Return: the plug, or NULL if the device is already plugged.
+ */
 struct se_dev_plug *tcmu_plug_device(struct se_device *se_dev)
 {
 	struct tcmu_device *td = TCMU_DEV(se_dev);
@@ -1045,6 +1135,12 @@ struct se_dev_plug *tcmu_plug_device(struct se_device *se_dev)
 	return &td->se_plug;
 }
 
+/**
+ * tcmu_unplug_device() - wake the handler for what came in while plugged
+ * @se_plug: the plug tcmu_plug_device() returned
+ *
+ * Context: Process context (LIO submission).
+ */
 void tcmu_unplug_device(struct se_dev_plug *se_plug)
 {
 	struct tcmu_device *td = TCMU_DEV(se_plug->se_dev);
@@ -1057,7 +1153,16 @@ void tcmu_unplug_device(struct se_dev_plug *se_plug)
  * Actions: block_dev, reset_ring, free_kept_buf
  */
 
-/* block_dev=1: finish what userspace completed, fail what waits. */
+/**
+ * tcmu_block() - block_dev=1: refuse new commands with BUSY
+ * @td: the device
+ *
+ * Completes what the handler already completed and fails every queued
+ * request with BUSY; requests in the ring stay until the handler completes
+ * them or reset_ring drops them.
+ *
+ * Context: Process context.  Takes cmdr_lock.
+ */
 void tcmu_block(struct tcmu_device *td)
 {
 	mutex_lock(&td->cmdr_lock);
@@ -1068,6 +1173,12 @@ void tcmu_block(struct tcmu_device *td)
 	mutex_unlock(&td->cmdr_lock);
 }
 
+/**
+ * tcmu_unblock() - block_dev=0: accept commands again
+ * @td: the device
+ *
+ * Context: Process context.  Takes cmdr_lock.
+ */
 void tcmu_unblock(struct tcmu_device *td)
 {
 	mutex_lock(&td->cmdr_lock);
@@ -1075,9 +1186,17 @@ void tcmu_unblock(struct tcmu_device *td)
 	mutex_unlock(&td->cmdr_lock);
 }
 
-/*
- * reset_ring: forget the ring.  RING requests fail with BUSY (@level 1,
- * retryable) or CHECK CONDITION (@level 2); every request with an id goes.
+/**
+ * tcmu_reset_ring() - reset_ring: forget everything in the ring
+ * @td: the device
+ * @level: 1: RING requests fail with BUSY (retryable); 2: with CHECK
+ *         CONDITION
+ *
+ * Every request with a command id goes (KEPT and TIMEDOUT ones too), the
+ * ring is empty again, a broken ring is usable again, and queued requests
+ * are retried.
+ *
+ * Context: Process context.  Takes cmdr_lock.
  */
 void tcmu_reset_ring(struct tcmu_device *td, u8 level)
 {
@@ -1110,7 +1229,14 @@ void tcmu_reset_ring(struct tcmu_device *td, u8 level)
 	mutex_unlock(&td->cmdr_lock);
 }
 
-/* free_kept_buf: a KEPT request's buffer is no longer needed. */
+/**
+ * tcmu_free_kept() - free_kept_buf: the handler is done with a kept buffer
+ * @td: the device
+ * @id: the command id the handler completed with TCMU_UFLAG_KEEP_BUF
+ *
+ * Context: Process context.  Takes cmdr_lock.
+ * Return: 0, or -EINVAL if no request @id was completed with KEEP_BUF.
+ */
 int tcmu_free_kept(struct tcmu_device *td, u16 id)
 {
 	struct tcmu_req *req;
@@ -1140,6 +1266,14 @@ int tcmu_free_kept(struct tcmu_device *td, u16 id)
  * The request cache
  */
 
+/**
+ * tcmu_req_cache_init() - a slab cache for requests and a mempool of
+ *                         TCMU_REQ_RESERVE of them, so that submission
+ *                         always makes progress
+ *
+ * Context: Module init.
+ * Return: 0 or -ENOMEM.
+ */
 int tcmu_req_cache_init(void)
 {
 	tcmu_req_cache = KMEM_CACHE(tcmu_req, 0);
@@ -1154,6 +1288,11 @@ int tcmu_req_cache_init(void)
 	return 0;
 }
 
+/**
+ * tcmu_req_cache_exit() - destroy what tcmu_req_cache_init() made
+ *
+ * Context: Module exit or failed init; no request is left.
+ */
 void tcmu_req_cache_exit(void)
 {
 	mempool_destroy(tcmu_req_pool);

@@ -74,6 +74,15 @@ if (cd "$top" && "$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse \
 else
 	result FAIL static/checkpatch "$out/checkpatch.log"
 fi
+# kernel-doc of every function one file calls in another, the data
+# area's API included (-v: 6.1's kernel-doc checks Return: sections and
+# short descriptions only then, what later kernels call -Wall).
+if (cd "$top" && "$KSRC/scripts/kernel-doc" -none -v -Werror $srcs) \
+	>"$out/kernel-doc.log" 2>&1; then
+	result PASS static/kernel-doc
+else
+	result FAIL static/kernel-doc "$out/kernel-doc.log"
+fi
 # The module the VM tests load: a normal build.
 make -C "$KDIR" M="$mod" modules >"$out/build.log" 2>&1 ||
 	result FAIL static/build "$out/build.log"
