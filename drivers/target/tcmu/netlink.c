@@ -420,7 +420,7 @@ int tcmu_put_dev_cfg(struct sk_buff *skb, const void *arg)
 /**
  * tcmu_put_dev_size() - @put for a new dev_size
  * @skb: the message
- * @arg: the new size in bytes (u64 *)
+ * @arg: the new size in bytes, a u64
  *
  * Context: Process context.
  * Return: 0 or -EMSGSIZE.
@@ -434,7 +434,7 @@ int tcmu_put_dev_size(struct sk_buff *skb, const void *arg)
 /**
  * tcmu_put_write_cache() - @put for a new emulate_write_cache
  * @skb: the message
- * @arg: the new value (u8 *)
+ * @arg: the new value, a u8
  *
  * Context: Process context.
  * Return: 0 or -EMSGSIZE.
