@@ -13,8 +13,8 @@
 #
 # A test is a bash script tests/<test>.sh; exit 0 passes, 77 skips, any
 # other code (or the timeout) fails.  After every test the kernel log is
-# checked: a BUG, WARNING, oops, lockdep or KASAN report or a hung task
-# fails the test even if the script passed.
+# checked: a BUG, WARNING, oops, lockdep, KASAN or kmemleak report or a
+# hung task (lib.sh: KREPORT_RE) fails the test even if the script passed.
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
@@ -34,6 +34,8 @@ ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 
 # shellcheck source=/dev/null
 . /tcmu/config		# MODULE, TESTS, KERNEL_ABI, per-test timeouts
+# shellcheck source=tools/testing/tcmu/guest/lib.sh
+. /tcmu/lib.sh		# the kernel-report pattern: kernel_reports
 
 out=/dev/ttyS1
 stty -F $out raw -echo 115200 2>/dev/null
@@ -61,26 +63,6 @@ done
 desc=$(cat /sys/module/target_core_user/description 2>/dev/null ||
        modinfo -F description target_core_user)
 emit "@@TCMU NOTE module=$MODULE kernel=$(uname -r) target_core_user: $desc"
-
-# Kernel messages that fail any test: a report's first line, or a stack
-# trace on its own.
-report_head='BUG:|WARNING:|Oops|general protection fault|kernel BUG|KASAN|UBSAN'
-report_head="$report_head|possible circular locking|possible recursive locking"
-report_head="$report_head|INFO: task .* blocked for more than|soft lockup|hard LOCKUP"
-report_head="$report_head|unreferenced object"
-report_re="$report_head|Call Trace:"
-# Fault injection (tests/rel-faults.sh, debugfs verbose=1 or 2) prints a
-# "FAULT_INJECTION: forcing a failure" line for each failure it forces,
-# and with verbose=2 the stack: from that line to the end of its trace
-# (at most 60 lines), nothing is a report, unless a report's first line
-# comes in between.  Nothing else is left out.
-no_injected() {
-	awk -v head="$report_head" '
-	     /FAULT_INJECTION: forcing a failure/ { skip = 60; next }
-	     skip && $0 ~ head { skip = 0 }
-	     skip && /<\/TASK>/ { skip = 0; next }
-	     skip { skip--; next } { print }' "$1"
-}
 
 # kmemleak (debug kernel): a leak whose trace names our driver fails
 # the test.  Objects must be 5 s old to be reported, hence the sleep.
@@ -119,7 +101,7 @@ for t in $TESTS; do
 	watcher=
 	if [ -n "${!xvar:-}" ]; then
 		(while sleep 2; do
-			if dmesg | no_injected /dev/stdin | grep -Eq "$report_re"; then
+			if dmesg | kernel_reports | grep -q .; then
 				kill $tpid
 				break
 			fi
@@ -140,9 +122,10 @@ for t in $TESTS; do
 	   [ -n "$reason" ] || reason="exit code $rc" ;;
 	esac
 	dmesg >/tmp/results/$t.dmesg
-	if no_injected /tmp/results/$t.dmesg | grep -Eq "$report_re"; then
+	report=$(kernel_reports /tmp/results/$t.dmesg | head -n1)
+	if [ -n "$report" ]; then
 		res=FAIL
-		reason="kernel report in dmesg: $(no_injected /tmp/results/$t.dmesg | grep -Em1 "$report_re")"
+		reason="kernel report in dmesg: $report"
 	fi
 	if [ $res != FAIL ] && leak_check "$t"; then
 		res=FAIL

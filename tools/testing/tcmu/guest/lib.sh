@@ -44,6 +44,31 @@ wait_for() {
 
 ours() { [ "$MODULE" = ours ]; }
 
+# Kernel messages that fail a test: a report's first line
+# (KREPORT_HEAD), or a stack trace on its own (KREPORT_RE).  The runner
+# (guest/init.sh) checks each test's kernel log with them; a test may
+# check a part of it on its own (kernel_reports).
+KREPORT_HEAD='BUG:|WARNING:|Oops|general protection fault|kernel BUG|KASAN|UBSAN'
+KREPORT_HEAD="$KREPORT_HEAD|possible circular locking|possible recursive locking"
+KREPORT_HEAD="$KREPORT_HEAD|INFO: task .* blocked for more than|soft lockup|hard LOCKUP"
+KREPORT_HEAD="$KREPORT_HEAD|unreferenced object"
+KREPORT_RE="$KREPORT_HEAD|Call Trace:"
+
+# kernel_reports [FILE]: the report lines of a kernel log (default:
+# stdin).  Fault injection (tests/rel-faults.sh, debugfs verbose=1 or 2)
+# prints a "FAULT_INJECTION: forcing a failure" line for each failure it
+# forces, and with verbose=2 the stack: from that line to the end of its
+# trace (at most 60 lines), nothing is a report, unless a report's first
+# line comes in between.  Nothing else is left out.
+kernel_reports() {
+	awk -v head="$KREPORT_HEAD" -v re="$KREPORT_RE" '
+	     /FAULT_INJECTION: forcing a failure/ { skip = 60; next }
+	     skip && $0 ~ head { skip = 0 }
+	     skip && /<\/TASK>/ { skip = 0; next }
+	     skip { skip--; next }
+	     $0 ~ re' "${1:--}"
+}
+
 # MemFree in 4 KiB pages.
 memfree() { awk '/^MemFree:/ { print int($2 / 4) }' /proc/meminfo; }
 

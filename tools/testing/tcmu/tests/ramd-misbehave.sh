@@ -58,9 +58,6 @@ bad-tail:back			any	stock-bug
 oversized-entry:+64		any	stock-bug
 "}
 
-report_re='BUG:|WARNING:|Oops|general protection fault|kernel BUG|KASAN|UBSAN'
-report_re="$report_re|INFO: task .* blocked for more than|soft lockup|hard LOCKUP|Call Trace:"
-
 cfs() {	# cfs VALUE FILE: write a configfs attribute (status only)
 	printf '%s' "$1" >"$2" 2>/dev/null
 }
@@ -229,8 +226,9 @@ try_mode() {
 	fi
 
 	kmsg=$(dmesg | tail -n +$((d0 + 1)))
-	if echo "$kmsg" | grep -Eq "$report_re"; then
-		verdict=FAIL why="kernel report: $(echo "$kmsg" | grep -Em1 "$report_re")"
+	report=$(echo "$kmsg" | kernel_reports | head -n1)
+	if [ -n "$report" ]; then
+		verdict=FAIL why="kernel report: $report"
 	elif [ -n "$wedged" ]; then
 		verdict=FAIL why=$wedged
 	elif [ "$data" = CORRUPT ]; then
@@ -243,7 +241,7 @@ try_mode() {
 	echo "MODE $mode${args:+ $args}: io=$io data=$data after=$after reopen=$reopen teardown=$teardown handler=$ended -> $verdict${why:+ ($why)}"
 	echo "  handler: $(grep -m1 -E 'misbehave|corrupt' "$hlog")"
 	sed 's/^/  initiator: /' /tmp/dd.err | sort | uniq -c | head -n 3
-	echo "$kmsg" | grep -E 'tcmu|TCMU|ring|cmd_id|sd [0-9]|Buffer I/O|I/O error|blk_update|'"$report_re" |
+	echo "$kmsg" | grep -E 'tcmu|TCMU|ring|cmd_id|sd [0-9]|Buffer I/O|I/O error|blk_update|'"$KREPORT_RE" |
 		sed 's/^/  kernel: /' | sort -k3 | uniq | head -n 8
 	[ $verdict = ok ] || failed=$((failed + 1))
 	prev=$mode
