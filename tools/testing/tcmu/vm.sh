@@ -94,7 +94,7 @@ fi
 results=${results:-$top/results/$label}
 rm -rf "$results"
 mkdir -p "$results"
-log() { echo "vm.sh: $*" >&2; }
+note() { echo "vm.sh: $*" >&2; }
 
 pass=0 failed=0 skipped=0
 report() {	# result test seconds reason
@@ -118,7 +118,7 @@ run=()
 ko=$top/drivers/target/tcmu/target_core_user.ko
 placeholder=0
 if [ "$module" = ours ]; then
-	[ -f "$ko" ] || { log "build the module first: make"; exit 2; }
+	[ -f "$ko" ] || { note "build the module first: make"; exit 2; }
 	modinfo -F description "$ko" | grep -qi placeholder && placeholder=1
 fi
 for t in "${tests[@]}"; do
@@ -154,7 +154,7 @@ if [ "$kernel" = debug ]; then
 		cp "$top"/drivers/target/tcmu/Kbuild "$top"/drivers/target/tcmu/*.[ch] "$work/mod/"
 		make -s -C "$dk/build" M="$work/mod" modules >"$work/mod/build.log" 2>&1 || {
 			cat "$work/mod/build.log" >&2
-			log "our module does not build against the debug kernel"
+			note "our module does not build against the debug kernel"
 			exit 1
 		}
 		ko=$work/mod/target_core_user.ko
@@ -240,7 +240,7 @@ watch_guest() {
 			watched=DONE ;;
 		esac
 		if [ "$now" -gt "$deadline" ]; then
-			log "the guest is stuck (${last:-no test started}): killing it"
+			note "the guest is stuck (${last:-no test started}): killing it"
 			kill "$pid" 2>/dev/null
 			return
 		fi
@@ -276,7 +276,7 @@ boot() {
 	(cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
 
 	local console=$results/console-$name.log serial=$results/serial-$name.log
-	log "booting $rel with the $module module: $* (at most ${total}s)"
+	note "booting $rel with the $module module: $* (at most ${total}s)"
 	set +e
 	timeout -k 10 "$total" qemu-system-x86_64 \
 		-accel tcg,thread=multi -smp 2 -m "$mem" -cpu max \
@@ -290,7 +290,7 @@ boot() {
 	wait $!
 	qrc=$?
 	set -e
-	[ $qrc = 124 ] && log "the guest did not finish within ${total}s: killed"
+	[ $qrc = 124 ] && note "the guest did not finish within ${total}s: killed"
 
 	# Split the serial stream into per-test logs and results.
 	tr -d '\r' <"$serial" >"$work/serial"

@@ -37,19 +37,19 @@ for a in "$@"; do
 	*) echo "usage: bench.sh [--quick] [--no-vm] [--no-alloc]" >&2; exit 2 ;;
 	esac
 done
-log() { echo "bench: $*" >&2; }
+say() { echo "bench: $*" >&2; }
 start=$(date +%s)
 mkdir -p "$out"
 
 need() {	# need COMMAND PACKAGE: true if COMMAND is (or could be made) there
 	command -v "$1" >/dev/null && return 0
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		log "installing $2"
+		say "installing $2"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends "$2" >/dev/null 2>&1 || true
 	fi
 	command -v "$1" >/dev/null && return 0
-	log "no $1 (apt-get install $2): skipped"
+	say "no $1 (apt-get install $2): skipped"
 	return 1
 }
 
@@ -66,7 +66,7 @@ mem=${TCMU_BENCH_MEM:-2048}
 kernel_dir=$("$top/scripts/fetch-kernel.sh" --source | tail -n1)
 ksrc=$kernel_dir/source
 if [ $alloc = 1 ]; then
-	log "allocator micro-benchmark (native)"
+	say "allocator micro-benchmark (native)"
 	bargs=()
 	[ $quick = 1 ] && bargs=(-r 3 -t 5000000)
 	make -s -C "$tcmu/alloc" KSRC="$ksrc" bench BENCH_ARGS="${bargs[*]}" \
@@ -74,7 +74,7 @@ if [ $alloc = 1 ]; then
 	bin=$top/tools/testing/tcmu/build/alloc/bench/tcmu-alloc-bench
 	rm -rf "$out/callgrind"
 	if need valgrind valgrind; then
-		log "allocator micro-benchmark (callgrind instruction counts)"
+		say "allocator micro-benchmark (callgrind instruction counts)"
 		mkdir -p "$out/callgrind"
 		valgrind --tool=callgrind --instr-atstart=no \
 			--callgrind-out-file="$out/callgrind/callgrind.out" \
@@ -86,12 +86,12 @@ fi
 
 # 2. the VM
 if [ $vm = 1 ]; then
-	log "VM: $rounds rounds of stock and ours (ABAB), ${mem} MiB guest"
+	say "VM: $rounds rounds of stock and ours (ABAB), ${mem} MiB guest"
 	set +e
 	"$tcmu/vm.sh" --module ours --mem "$mem" -r "$out/vm" bench
 	rc=$?
 	set -e
-	[ $rc = 0 ] || log "the VM run failed ($rc): the report covers what it got"
+	[ $rc = 0 ] || say "the VM run failed ($rc): the report covers what it got"
 fi
 
 # 3. the report
@@ -108,4 +108,4 @@ python3 "$here/report.py" --vm "$out/vm/bench.log" \
 	--meta "guest=$mem MiB, 2 vCPUs, QEMU TCG (no KVM)" \
 	--meta "handlers=tcmu-ramd (tools/testing/tcmu/handler), tcmu-runner qcow (Debian)" \
 	--meta "runtime=${secs} s"
-log "done in ${secs} s: $out/RESULTS.md"
+say "done in ${secs} s: $out/RESULTS.md"

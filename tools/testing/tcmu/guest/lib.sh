@@ -72,6 +72,41 @@ kernel_reports() {
 # MemFree in 4 KiB pages.
 memfree() { awk '/^MemFree:/ { print int($2 / 4) }' /proc/meminfo; }
 
+# attr NAME [DEV]: attribute NAME of backstore DEV (default: $dev, the
+# test's device).
+attr() { cat "${2:-$dev}/attrib/$1"; }
+
+# da_state LABEL: log MemAvailable and $dev's data-area counters (ours).
+da_state() {
+	log "$1: MemAvailable $(awk '/^MemAvailable:/ { print int($2 / 4) }' /proc/meminfo) pages; data pages allocated $(attr data_pages_allocated) in_use $(attr data_pages_in_use) kept $(attr data_pages_free) reclaimed idle $(attr data_pages_reclaimed_idle) decay $(attr data_pages_reclaimed_decay) pressure $(attr data_pages_reclaimed_pressure)"
+}
+
+# bounded SECS CMD...: run CMD (stdin /dev/null) and wait at most SECS
+# for it, or until the kernel reports a soft lockup or a hung task (in
+# the dmesg lines after the last kmsg_mark): then stop waiting, kill it
+# (it may sit in the kernel for good) and return 124; else CMD's status.
+# Redirect the call's output to a file: a process left behind must not
+# hold the test's stdout, which the runner reads to its end.
+KMSG_MARK=0
+kmsg_mark() { KMSG_MARK=$(dmesg | wc -l); }
+bounded() {
+	local end=$((SECONDS + $1)) pid n=0
+	shift
+	"$@" </dev/null &
+	pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		if [ $SECONDS -ge $end ] || { [ $((++n % 25)) = 0 ] &&
+		   dmesg | tail -n +$((KMSG_MARK + 1)) |
+		   grep -Eq 'soft lockup|blocked for more than'; }; then
+			kill -9 $pid 2>/dev/null
+			disown $pid 2>/dev/null	# no "Killed" job report
+			return 124
+		fi
+		sleep 0.2
+	done
+	wait $pid
+}
+
 # Resident 4 KiB pages of tcmu-ramd's (ramd_start's) mappings of /dev/uio*.
 uio_rss() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { uio = ($6 ~ /^\/dev\/uio/) }
@@ -345,14 +380,53 @@ uio_of() {
 	dirname "$n"
 }
 
-# ramd_start NAME SIZE [ARGS...]: serve ramd/NAME in the background; the
-# pid is in $RAMD_PID, the log in /tmp/ramd-NAME.out.
+# ramd_start NAME SIZE [ARGS...]: serve backstore NAME (ramd_dev) with
+# tcmu-ramd in the background, until it says it serves; its pid in
+# $RAMD_PID, its output appended to /tmp/ramd-NAME.out.
 ramd_start() {
+	local out=/tmp/ramd-$1.out n i
 	[ -x $RAMD ] || skip "tcmu-ramd not built"
-	$RAMD --config "ramd/$1" --size "$2" "${@:3}" >>"/tmp/ramd-$1.out" 2>&1 &
+	touch "$out"
+	n=$(wc -l <"$out")
+	$RAMD --dev "$1" --size "$2" "${@:3}" </dev/null >>"$out" 2>&1 &
 	RAMD_PID=$!
-	sleep 0.5
-	kill -0 $RAMD_PID 2>/dev/null || { cat "/tmp/ramd-$1.out"; fail "tcmu-ramd died"; }
+	for ((i = 0; i < 50; i++)); do
+		tail -n +$((n + 1)) "$out" | grep -q "serving $1 " && return 0
+		kill -0 $RAMD_PID 2>/dev/null || break
+		sleep 0.2
+	done
+	tail -n +$((n + 1)) "$out"
+	fail "tcmu-ramd did not start on $1"
+}
+
+# ramd_stop: stop $RAMD_PID (SIGTERM; SIGKILL after 10 s) and set
+# RAMD_ENDED to how it ended: exited(N) before the signal, term(N),
+# killed or unkillable (in the kernel for good).  True if it exited 0
+# on SIGTERM, as a handler must.
+ramd_stop() {
+	local i
+	if ! kill -0 "$RAMD_PID" 2>/dev/null; then
+		wait "$RAMD_PID"
+		RAMD_ENDED="exited($?)"
+		return 1
+	fi
+	kill -TERM "$RAMD_PID"
+	for ((i = 0; i < 50; i++)); do
+		if ! kill -0 "$RAMD_PID" 2>/dev/null; then
+			wait "$RAMD_PID"
+			RAMD_ENDED="term($?)"
+			[ "$RAMD_ENDED" = "term(0)" ]
+			return
+		fi
+		sleep 0.2
+	done
+	kill -9 "$RAMD_PID"
+	RAMD_ENDED=unkillable
+	for ((i = 0; i < 25; i++)); do
+		kill -0 "$RAMD_PID" 2>/dev/null || { RAMD_ENDED=killed; break; }
+		sleep 0.2
+	done
+	return 1
 }
 
 # loop_lun WWN DEV: export backstore DEV as LUN 0 of a tcm_loop target;
@@ -363,4 +437,13 @@ loop_lun() {
 	echo -n "${1%?}f" >"$t/nexus" || fail "nexus for $1"
 	ln -s "$2" "$t/lun/lun_0/${2##*/}" || fail "LUN link for $2"
 	wait_disk "$2"
+}
+
+# loop_lun_remove WWN: undo loop_lun, while the handler still answers
+# (sd sends SYNCHRONIZE CACHE as the disk goes).
+loop_lun_remove() {
+	local t=$CFS/loopback/$1/tpgt_1
+	find "$t/lun/lun_0" -maxdepth 1 -type l -delete &&
+		rmdir "$t/lun/lun_0" && echo NULL >"$t/nexus" &&
+		rmdir "$t" "$CFS/loopback/$1"
 }

@@ -21,12 +21,6 @@ rt=${TCMU_BENCH_RUNTIME:-8}
 img=$TCMU_DATA/runner.qcow2
 n_wwn=0
 
-qcow_up() {	# sets $dev $disk; tcmu-runner must be running
-	dev=$(qcow_dev 9 qr0 "$img" $((128 << 20)) hw_max_sectors=2048) || exit 1
-	n_wwn=$((n_wwn + 1))
-	disk=$(loop_lun "$(printf 'naa.50014050000c%04x' $n_wwn)" "$dev") || exit 1
-}
-
 # "minflt majflt voluntary involuntary" of tcmu-runner, threads summed
 runner_counts() {
 	local p
@@ -68,7 +62,9 @@ make_qcow "$img" 128M
 for m in stock ours stock ours; do
 	use_module $m
 	start_runner
-	qcow_up
+	dev=$(qcow_dev 9 qr0 "$img" $((128 << 20)) hw_max_sectors=2048) || exit 1
+	n_wwn=$((n_wwn + 1))
+	disk=$(loop_lun "$(printf 'naa.50014050000c%04x' $n_wwn)" "$dev") || exit 1
 	if [ ! -e /tmp/runner-prefilled ]; then
 		fio --name=prefill --filename="$disk" --direct=1 --ioengine=libaio \
 			--rw=write --bs=1M --iodepth=16 >/tmp/fio.err 2>&1 ||

@@ -79,8 +79,8 @@ fi
 has() { [[ " $parts " == *" $1 "* ]]; }
 
 # --- output ---------------------------------------------------------------
-# emit JSON: one record for the host.
-emit() { echo "@@BENCH $1"; }
+# record JSON: one record for the host.
+record() { echo "@@BENCH $1"; }
 
 # fio's JSON reduced to what the report uses, one line.
 cat >/tmp/fio-reduce.py <<'EOF'
@@ -141,7 +141,7 @@ fio_json() {
 	fi
 	res=$(python3 /tmp/fio-reduce.py /tmp/fio.json) ||
 		fail "fio $name: no JSON result"
-	emit "{\"kind\":\"fio\",\"handler\":\"$handler\",\"module\":\"$MODULE\",\"round\":$round,\"job\":\"$name\",\"extra\":\"$extra\",\"res\":$res,\"da_before\":$c0,\"da_after\":$(da_counters)}"
+	record "{\"kind\":\"fio\",\"handler\":\"$handler\",\"module\":\"$MODULE\",\"round\":$round,\"job\":\"$name\",\"extra\":\"$extra\",\"res\":$res,\"da_before\":$c0,\"da_after\":$(da_counters)}"
 }
 
 # --- devices ----------------------------------------------------------------
@@ -229,7 +229,7 @@ mem_point() {	# ROUND PHASE BASE-MEMINFO
 	read -r bf bv ba <<<"$3"
 	ours && dp=$(cat "$dev/attrib/data_pages_allocated")
 	log "mem1 $MODULE $2: MemFree -$((bf - f)) KiB, VmallocUsed +$((v - bv)) KiB, data pages $dp, handler uio rss $(uio_rss)"
-	emit "{\"kind\":\"mem1\",\"module\":\"$MODULE\",\"round\":$1,\"phase\":\"$2\",\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"data_pages\":$dp,\"uio_rss_pages\":$(uio_rss)}"
+	record "{\"kind\":\"mem1\",\"module\":\"$MODULE\",\"round\":$1,\"phase\":\"$2\",\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"data_pages\":$dp,\"uio_rss_pages\":$(uio_rss)}"
 }
 
 part_mem1() {	# ROUND
@@ -276,14 +276,14 @@ part_devs() {
 			settle
 			read -r f v a <<<"$(meminfo)"
 			log "devs $MODULE $n: MemFree -$((bf - f)) KiB VmallocUsed +$((v - bv)) KiB MemAvailable $((a / 1024)) MiB"
-			emit "{\"kind\":\"devs\",\"module\":\"$MODULE\",\"n\":$n,\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"memavail_kib\":$a}"
+			record "{\"kind\":\"devs\",\"module\":\"$MODULE\",\"n\":$n,\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"memavail_kib\":$a}"
 			next=$((next + 1))
 		fi
 		[ $((n % 64)) = 0 ] && log "devs $MODULE: $n devices, MemAvailable $((a / 1024)) MiB"
 	done
 	read -r f v a <<<"$(meminfo)"
 	log "devs $MODULE: most devices $n ($reason)"
-	emit "{\"kind\":\"maxdevs\",\"module\":\"$MODULE\",\"n\":$n,\"reason\":\"$reason\",\"floor_mib\":$floor_mb,\"cap\":$devs_cap,\"guest_mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv))}"
+	record "{\"kind\":\"maxdevs\",\"module\":\"$MODULE\",\"n\":$n,\"reason\":\"$reason\",\"floor_mib\":$floor_mb,\"cap\":$devs_cap,\"guest_mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv))}"
 	for d in "$CFS"/core/user_10/idle*; do
 		[ -d "$d" ] && rmdir "$d"
 	done
@@ -362,14 +362,14 @@ part_trace() {
 			EXTRA="$mode" fio_json ramd 0 "$disk" "$j" $args
 			kill "$RAMD_PID"; wait "$RAMD_PID" 2>/dev/null
 			res=$(ramd_stats "t$mode")
-			emit "{\"kind\":\"ramdstats\",\"module\":\"$MODULE\",\"job\":\"$j\",\"mode\":\"$mode\",\"stats\":${res:-{\}}}"
+			record "{\"kind\":\"ramdstats\",\"module\":\"$MODULE\",\"job\":\"$j\",\"mode\":\"$mode\",\"stats\":${res:-{\}}}"
 			if [ $mode = ftrace ]; then
 				wait
 				echo 0 >$T/tracing_on
 				log "trace: $(grep -vc '^#' $T/trace) lines; a sample:"
 				grep -v '^#' $T/trace | head -n 40
 				res=$(trace_agg $T/trace)
-				emit "{\"kind\":\"ftrace\",\"module\":\"$MODULE\",\"job\":\"$j\",\"window_s\":$trace_win,\"funcs\":$res}"
+				record "{\"kind\":\"ftrace\",\"module\":\"$MODULE\",\"job\":\"$j\",\"window_s\":$trace_win,\"funcs\":$res}"
 				echo nop >$T/current_tracer
 				: >$T/set_ftrace_filter	# after: see above
 				echo 1408 >$T/buffer_size_kb
@@ -382,7 +382,7 @@ part_trace() {
 }
 
 # --- the run ------------------------------------------------------------------
-emit "{\"kind\":\"info\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"rounds\":$rounds,\"runtime_s\":$runtime,\"ramp_s\":$ramp,\"smoke\":$smoke,\"fio\":\"$(fio --version)\",\"runner\":\"$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null)\",\"parts\":\"$parts\"}"
+record "{\"kind\":\"info\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"rounds\":$rounds,\"runtime_s\":$runtime,\"ramp_s\":$ramp,\"smoke\":$smoke,\"fio\":\"$(fio --version)\",\"runner\":\"$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null)\",\"parts\":\"$parts\"}"
 make_qcow "$qcow_img" "${size_mb}M"
 for r in $(seq 1 "$rounds"); do
 	for m in stock ours; do
@@ -398,5 +398,5 @@ for m in stock ours; do
 	has devs && part_devs
 done
 use_module "$BOOT_MODULE"
-emit '{"kind":"done"}'
+record '{"kind":"done"}'
 log "bench done"

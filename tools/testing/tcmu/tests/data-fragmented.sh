@@ -31,13 +31,13 @@ pro=/proc/sys/vm/compaction_proactiveness
 ext=/proc/sys/vm/extfrag_threshold
 old_pro=$(cat $pro 2>/dev/null) old_ext=$(cat $ext 2>/dev/null)
 fpid=
-cleanup() {
+restore_vm() {
 	[ -n "$fpid" ] && kill $fpid
 	[ -n "$old_pro" ] && echo "$old_pro" >$pro
 	[ -n "$old_ext" ] && echo "$old_ext" >$ext
 	echo 0 >/sys/kernel/debug/fail_page_alloc/probability 2>/dev/null
 }
-trap cleanup EXIT
+trap restore_vm EXIT
 if [ -e $ext ]; then
 	echo 0 >$pro || fail "cannot turn background compaction off"
 	echo 1000 >$ext || fail "cannot turn compaction off"

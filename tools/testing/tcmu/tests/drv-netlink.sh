@@ -21,12 +21,12 @@
 NL=/tcmu/bin/tcmu-nl
 [ -x $NL ] || skip "tcmu-nl not built"
 nlpid=
-cleanup() {
+stop_nl() {
 	[ -n "$nlpid" ] && kill "$nlpid" 2>/dev/null
 	# Later devices must not wait for replies nobody sends.
 	$NL --features 0 --timeout 1 >/dev/null 2>&1
 }
-trap cleanup EXIT
+trap stop_nl EXIT
 $NL --features 1 --reply wrong-cmd,status:5,ok,status:-5,ok >/tmp/nl.out 2>&1 &
 nlpid=$!
 wait_for 10 grep -q '^ready' /tmp/nl.out || { cat /tmp/nl.out; fail "tcmu-nl did not start"; }

@@ -11,11 +11,8 @@
 . /tcmu/lib.sh
 
 wwn=naa.5001405000000070
-ramd=/tcmu/bin/tcmu-ramd
-[ -x $ramd ] || skip "tcmu-ramd not built"
-trap 'echo "--- tcmu-ramd output"; tail -n 30 /tmp/ramd.out 2>/dev/null' EXIT
+trap 'echo "--- tcmu-ramd output"; tail -n 30 /tmp/ramd-r0.out 2>/dev/null' EXIT
 
-attr() { cat "$dev/attrib/$1"; }
 expect() {	# name value
 	local v
 	v=$(attr "$1")
@@ -42,10 +39,7 @@ size=$(cat "$uio/maps/map0/size")
 [ $((size)) = $((0x60000000)) ] || fail "map0 size $size, expected 0x60000000"
 log "uio: $uio map0 size $size"
 
-$ramd --config ramd/r0 --size 64M >/tmp/ramd.out 2>&1 &
-rpid=$!
-sleep 1
-kill -0 $rpid 2>/dev/null || { cat /tmp/ramd.out; fail "tcmu-ramd died"; }
+ramd_start r0 64M
 
 disk=$(loop_lun "$wwn" "$dev") || exit 1
 log "disk: $disk"
@@ -68,9 +62,9 @@ log "pages: allocated $alloc in_use $inuse free $free peak $peak reclaimed $recl
 # 1M writes at iodepth 8 need ~2K pages; the 4k job 16; allow slack.
 [ "$alloc" -le 8192 ] || fail "$alloc pages allocated: more than the I/O needed"
 
-kill -0 $rpid 2>/dev/null || { cat /tmp/ramd.out; fail "tcmu-ramd died during I/O"; }
+kill -0 $RAMD_PID 2>/dev/null || fail "tcmu-ramd died during I/O"
 lio_cleanup	# while the handler still answers sd's SYNCHRONIZE CACHE
-kill $rpid
-wait $rpid
+kill $RAMD_PID
+wait $RAMD_PID
 [ -e "$dev" ] && fail "backstore still there"
 log "ok"

@@ -18,7 +18,7 @@
 job=(--rw=write --bs=1M --iodepth=64 --size=64M)
 slack=10
 
-figures() {	# label
+ab_figures() {	# label
 	local s="$MODULE $1: MemFree $(memfree) handler uio rss $(uio_rss)"
 
 	if ours; then
@@ -35,12 +35,12 @@ for m in stock ours; do
 	ramd_start ab 64M
 	disk=$(loop_lun naa.5001405000000055 "$dev") || exit 1
 	echo 1 >/proc/sys/vm/drop_caches
-	figures "before burst"
+	ab_figures "before burst"
 	fio_verify "$disk" "burst-$m" "${job[@]}"
-	figures "after burst"
+	ab_figures "after burst"
 	burst_rss=$(uio_rss)
 	sleep $((10 + slack))
-	figures "after idle"
+	ab_figures "after idle"
 	if ours; then
 		[ "$burst_rss" -ge 4096 ] ||
 			fail "handler mapped only $burst_rss pages after the burst"

@@ -17,11 +17,10 @@ job=(--rw=write --bs=1M --iodepth=64 --size=64M)
 slack=20
 param=/sys/module/target_core_user/parameters
 
-a() { cat "$dev/attrib/$1"; }
-figures() {	# label
+idle_figures() {	# label
 	echo 1 >/proc/sys/vm/drop_caches	# page cache only, no shrinkers
 	if ours; then
-		log "$1: MemFree $(memfree) pages; data pages allocated $(a data_pages_allocated) in_use $(a data_pages_in_use) kept $(a data_pages_free); reclaimed idle $(a data_pages_reclaimed_idle) decay $(a data_pages_reclaimed_decay); module-wide in use $(cat $param/global_data_pages_in_use) kept $(cat $param/global_data_pages_kept)"
+		log "$1: MemFree $(memfree) pages; data pages allocated $(attr data_pages_allocated) in_use $(attr data_pages_in_use) kept $(attr data_pages_free); reclaimed idle $(attr data_pages_reclaimed_idle) decay $(attr data_pages_reclaimed_decay); module-wide in use $(cat $param/global_data_pages_in_use) kept $(cat $param/global_data_pages_kept)"
 	else
 		log "$1: MemFree $(memfree) pages"
 	fi
@@ -31,34 +30,34 @@ dev=$(ramd_dev 5 idle 67108864 hw_max_sectors=2048)
 ramd_start idle 64M
 disk=$(loop_lun naa.5001405000000050 "$dev") || exit 1
 
-figures "before burst"
+idle_figures "before burst"
 m0=$(memfree)
 fio_verify "$disk" burst1 "${job[@]}"
-figures "after burst"
+idle_figures "after burst"
 m1=$(memfree)
 if ours; then
-	kept=$(a data_pages_free)
+	kept=$(attr data_pages_free)
 	[ "$kept" -ge 256 ] || fail "only $kept pages kept right after the burst"
-	idle=$(a data_idle_timeout)
+	idle=$(attr data_idle_timeout)
 	[ "$idle" = 10 ] || fail "data_idle_timeout default is $idle, expected 10"
-	[ "$(a data_hwm_half_life)" = 5 ] || fail "data_hwm_half_life default is not 5"
+	[ "$(attr data_hwm_half_life)" = 5 ] || fail "data_hwm_half_life default is not 5"
 	start=$(date +%s)
 	wait_for $((idle + slack)) sh -c "[ \$(cat $dev/attrib/data_pages_free) -le 8 ]" ||
-		fail "still $(a data_pages_free) pages kept $((idle + slack)) s after the burst"
-	log "kept pages dropped to $(a data_pages_free) after $(($(date +%s) - start)) s"
-	[ "$(a data_pages_in_use)" = 0 ] || fail "pages in use on an idle device"
-	[ $(($(a data_pages_reclaimed_idle) + $(a data_pages_reclaimed_decay))) -gt 0 ] ||
+		fail "still $(attr data_pages_free) pages kept $((idle + slack)) s after the burst"
+	log "kept pages dropped to $(attr data_pages_free) after $(($(date +%s) - start)) s"
+	[ "$(attr data_pages_in_use)" = 0 ] || fail "pages in use on an idle device"
+	[ $(($(attr data_pages_reclaimed_idle) + $(attr data_pages_reclaimed_decay))) -gt 0 ] ||
 		fail "nothing counted as reclaimed for idle or decay"
 	[ "$(cat $param/global_data_pages_kept)" -le 8 ] ||
 		fail "module-wide kept pages: $(cat $param/global_data_pages_kept)"
 else
 	sleep $((10 + 5))
 fi
-figures "after idle"
+idle_figures "after idle"
 m2=$(memfree)
 log "summary ($MODULE): burst took $((m0 - m1)) pages of MemFree, $((m2 - m1)) came back after idle"
 fio_verify "$disk" burst2 "${job[@]}"
-figures "after second burst"
+idle_figures "after second burst"
 
 lio_cleanup
 kill $RAMD_PID

@@ -17,8 +17,7 @@ old=$(cat $param/global_max_data_area_mb)
 trap 'echo "$old" >$param/global_max_data_area_mb' EXIT
 
 dev=$(ramd_dev 13 keep 33554432 hw_max_sectors=2048)
-a() { cat "$dev/attrib/$1"; }
-[ "$(a data_keep_pages)" = 0 ] || fail "data_keep_pages defaults to $(a data_keep_pages)"
+[ "$(attr data_keep_pages)" = 0 ] || fail "data_keep_pages defaults to $(attr data_keep_pages)"
 for v in 2 -1 x; do
 	echo "$v" >"$dev/attrib/data_keep_pages" 2>/dev/null &&
 		fail "data_keep_pages accepted $v"
@@ -29,24 +28,24 @@ echo 1 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
 ramd_start keep 32M
 disk=$(loop_lun naa.5001405000000130 "$dev") || exit 1
 fio_verify "$disk" burst --rw=write --bs=1M --iodepth=16 --size=16M
-kept=$(a data_pages_free)
+kept=$(attr data_pages_free)
 log "after the burst: $kept pages kept"
 [ "$kept" -ge 1024 ] || fail "only $kept pages kept after the burst"
 
-reclaimed() { echo $(($(a data_pages_reclaimed_idle) + $(a data_pages_reclaimed_decay) + $(a data_pages_reclaimed_budget) + $(a data_pages_reclaimed_pressure))); }
+reclaimed() { echo $(($(attr data_pages_reclaimed_idle) + $(attr data_pages_reclaimed_decay) + $(attr data_pages_reclaimed_budget) + $(attr data_pages_reclaimed_pressure))); }
 sleep 4
 echo 2 >/proc/sys/vm/drop_caches
 echo 1 >$param/global_max_data_area_mb
 sleep 3
-log "kept $(a data_pages_free), reclaimed idle $(a data_pages_reclaimed_idle) decay $(a data_pages_reclaimed_decay) budget $(a data_pages_reclaimed_budget) pressure $(a data_pages_reclaimed_pressure)"
-[ "$(a data_pages_free)" = "$kept" ] || fail "kept pages went from $kept to $(a data_pages_free)"
+log "kept $(attr data_pages_free), reclaimed idle $(attr data_pages_reclaimed_idle) decay $(attr data_pages_reclaimed_decay) budget $(attr data_pages_reclaimed_budget) pressure $(attr data_pages_reclaimed_pressure)"
+[ "$(attr data_pages_free)" = "$kept" ] || fail "kept pages went from $kept to $(attr data_pages_free)"
 [ "$(reclaimed)" = 0 ] || fail "$(reclaimed) pages reclaimed with data_keep_pages=1"
 echo "$old" >$param/global_max_data_area_mb
 
 echo 0 >"$dev/attrib/data_keep_pages" || fail "data_keep_pages=0 refused"
 wait_for 20 sh -c "[ \$(cat $dev/attrib/data_pages_free) = 0 ]" ||
-	fail "$(a data_pages_free) pages still kept with data_keep_pages=0"
-log "data_keep_pages=0: kept $(a data_pages_free), reclaimed idle $(a data_pages_reclaimed_idle)"
+	fail "$(attr data_pages_free) pages still kept with data_keep_pages=0"
+log "data_keep_pages=0: kept $(attr data_pages_free), reclaimed idle $(attr data_pages_reclaimed_idle)"
 fio_verify "$disk" again --rw=write --bs=1M --iodepth=16 --size=16M
 lio_cleanup
 log "ok"

@@ -15,8 +15,6 @@
 . /tcmu/lib.sh
 
 job=(--rw=write --bs=1M --iodepth=64 --size=64M)
-a() { cat "$dev/attrib/$1"; }
-state() { log "$1: MemAvailable $(awk '/^MemAvailable:/ {print int($2 / 4)}' /proc/meminfo) pages; data pages allocated $(a data_pages_allocated) in_use $(a data_pages_in_use) kept $(a data_pages_free) reclaimed pressure $(a data_pages_reclaimed_pressure) idle $(a data_pages_reclaimed_idle) decay $(a data_pages_reclaimed_decay)"; }
 
 dev=$(ramd_dev 8 pres 67108864 hw_max_sectors=2048)
 echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
@@ -26,8 +24,8 @@ disk=$(loop_lun naa.5001405000000080 "$dev") || exit 1
 
 fio_verify "$disk" burst1 "${job[@]}"
 sleep 3
-state "after burst"
-kept=$(a data_pages_free)
+da_state "after burst"
+kept=$(attr data_pages_free)
 [ "$kept" -ge 1024 ] || fail "only $kept pages kept after the burst"
 
 cat >/tmp/hog.py <<'PY'
@@ -47,24 +45,24 @@ PY
 log "+ memory hog"
 python3 /tmp/hog.py "$dev/attrib/data_pages_reclaimed_pressure" "$kept" ||
 	fail "memory hog failed"
-state "after the memory hog"
-p=$(a data_pages_reclaimed_pressure)
+da_state "after the memory hog"
+p=$(attr data_pages_reclaimed_pressure)
 [ "$p" -gt 0 ] || fail "memory pressure took no kept pages"
-[ "$(a data_pages_in_use)" = 0 ] || fail "pages in use after the burst"
-[ "$(a data_pages_reclaimed_idle)" = 0 ] || fail "idle reclaim although turned off"
-[ "$(a data_pages_reclaimed_decay)" = 0 ] || fail "decay reclaim although turned off"
+[ "$(attr data_pages_in_use)" = 0 ] || fail "pages in use after the burst"
+[ "$(attr data_pages_reclaimed_idle)" = 0 ] || fail "idle reclaim although turned off"
+[ "$(attr data_pages_reclaimed_decay)" = 0 ] || fail "decay reclaim although turned off"
 
 # The shrinker only trylocks: a round may skip a device the reclaim work
 # holds at that moment, so a few rounds are allowed.
 for ((i = 1; i <= 5; i++)); do
 	echo 2 >/proc/sys/vm/drop_caches
-	state "after drop_caches=2 (round $i)"
-	[ "$(a data_pages_free)" -le 8 ] && break
+	da_state "after drop_caches=2 (round $i)"
+	[ "$(attr data_pages_free)" -le 8 ] && break
 done
-[ "$(a data_pages_free)" -le 8 ] || fail "$(a data_pages_free) pages still kept after drop_caches=2"
+[ "$(attr data_pages_free)" -le 8 ] || fail "$(attr data_pages_free) pages still kept after drop_caches=2"
 
 fio_verify "$disk" burst2 "${job[@]}"
-state "after the second burst"
+da_state "after the second burst"
 lio_cleanup
 kill $RAMD_PID
 log "ok"

@@ -14,9 +14,7 @@
 
 probe=/tcmu/bin/reclaim-probe
 [ -x $probe ] || skip "reclaim-probe not built"
-a() { cat "$dev/attrib/$1"; }
 wwn=naa.5001405000000090
-t=$CFS/loopback/$wwn/tpgt_1
 
 dev=$(ramd_dev 9 probe 67108864 hw_max_sectors=2048)
 echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
@@ -26,17 +24,14 @@ disk=$(loop_lun $wwn "$dev") || exit 1
 fio_verify "$disk" w1m --rw=write --bs=1M --iodepth=8 --size=16M
 
 # Remove the LUN while the handler answers, then stop the handler.
-find "$t/lun/lun_0" -maxdepth 1 -type l -delete
-rmdir "$t/lun/lun_0"
-echo NULL >"$t/nexus"
-rmdir "$t" "$CFS/loopback/$wwn"
+loop_lun_remove "$wwn" || fail "cannot remove the LUN"
 kill $RAMD_PID
 wait $RAMD_PID 2>/dev/null
 sleep 1
-kept=$(a data_pages_allocated)
-log "after the I/O: allocated $kept in_use $(a data_pages_in_use)"
+kept=$(attr data_pages_allocated)
+log "after the I/O: allocated $kept in_use $(attr data_pages_in_use)"
 [ "$kept" -ge 256 ] || fail "only $kept pages kept"
-[ "$(a data_pages_in_use)" = 0 ] || fail "pages in use with no LUN"
+[ "$(attr data_pages_in_use)" = 0 ] || fail "pages in use with no LUN"
 
 uio=$(grep -l 'tcm-user/9/probe/' /sys/class/uio/uio*/name) || fail "no uio device"
 uio=$(basename "$(dirname "$uio")")
@@ -53,8 +48,8 @@ nz=$(sed -n 's/^round 1: .* nonzero \([0-9]*\)$/\1/p' /tmp/probe.out)
 
 echo 1 >"$dev/attrib/data_idle_timeout"
 wait_for 60 sh -c "[ \$(cat $dev/attrib/data_pages_allocated) = 0 ]" ||
-	fail "$(a data_pages_allocated) pages still allocated with idle reclaim on"
-log "reclaimed for idle: $(a data_pages_reclaimed_idle) pages"
+	fail "$(attr data_pages_allocated) pages still allocated with idle reclaim on"
+log "reclaimed for idle: $(attr data_pages_reclaimed_idle) pages"
 echo go >&7
 exec 7>&-
 wait $ppid || fail "probe exited with $?"

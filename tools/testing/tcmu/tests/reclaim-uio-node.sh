@@ -26,7 +26,6 @@ mount -t tmpfs tmpfs $nodes || fail "cannot mount a tmpfs"
 trap 'echo "$old" >$param/global_max_data_area_mb; umount $nodes' EXIT
 
 dev=$(ramd_dev 9 node 16777216 hw_max_sectors=2048)
-a() { cat "$dev/attrib/$1"; }
 if ours; then
 	echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
 	echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
@@ -35,8 +34,8 @@ uio=$(uio_of 9 node)
 majmin=$(cat "$uio/dev")
 disk=
 
-# round PATH: I/O through a handler on a fresh node, then reclaim by PATH.
-round() {
+# node_round PATH: I/O through a handler on a fresh node, then reclaim by PATH.
+node_round() {
 	local n=$nodes/uio-$1 i left=0
 	mknod "$n" c "${majmin%:*}" "${majmin#*:}" || fail "mknod $n"
 	ramd_start node 16M --node "$n"
@@ -46,8 +45,8 @@ round() {
 	wait "$RAMD_PID"
 	rm "$n" || fail "rm $n"
 	if ours; then
-		log "$1: handler gone, node unlinked, $(a data_pages_free) pages kept"
-		[ "$(a data_pages_free)" -ge 256 ] || fail "$1: nothing kept to reclaim"
+		log "$1: handler gone, node unlinked, $(attr data_pages_free) pages kept"
+		[ "$(attr data_pages_free)" -ge 256 ] || fail "$1: nothing kept to reclaim"
 	fi
 	case $1 in
 	idle)
@@ -70,23 +69,23 @@ round() {
 		ours || return 0
 		for ((i = 0; i < 5; i++)); do
 			echo 2 >/proc/sys/vm/drop_caches
-			[ "$(a data_pages_free)" = 0 ] && break
+			[ "$(attr data_pages_free)" = 0 ] && break
 			sleep 1
 		done ;;
 	esac
 	if ours; then
-		log "$1: $(a data_pages_free) pages kept after reclaim; reclaimed idle $(a data_pages_reclaimed_idle) budget $(a data_pages_reclaimed_budget) pressure $(a data_pages_reclaimed_pressure)"
-		[ "$(a data_pages_free)" -le $left ] || fail "$1: the kept pages did not go back"
+		log "$1: $(attr data_pages_free) pages kept after reclaim; reclaimed idle $(attr data_pages_reclaimed_idle) budget $(attr data_pages_reclaimed_budget) pressure $(attr data_pages_reclaimed_pressure)"
+		[ "$(attr data_pages_free)" -le $left ] || fail "$1: the kept pages did not go back"
 	fi
 }
 
-round idle
-round budget
-round shrinker
+node_round idle
+node_round budget
+node_round shrinker
 if ours; then
-	[ "$(a data_pages_reclaimed_idle)" -gt 0 ] || fail "no idle reclaim"
-	[ "$(a data_pages_reclaimed_budget)" -gt 0 ] || fail "no budget reclaim"
-	[ "$(a data_pages_reclaimed_pressure)" -gt 0 ] || fail "no shrinker reclaim"
+	[ "$(attr data_pages_reclaimed_idle)" -gt 0 ] || fail "no idle reclaim"
+	[ "$(attr data_pages_reclaimed_budget)" -gt 0 ] || fail "no budget reclaim"
+	[ "$(attr data_pages_reclaimed_pressure)" -gt 0 ] || fail "no shrinker reclaim"
 fi
 # A handler again, for sd's SYNCHRONIZE CACHE when the LUN goes.
 ramd_start node 16M

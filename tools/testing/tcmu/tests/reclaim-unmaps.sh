@@ -20,16 +20,15 @@ T=/sys/kernel/tracing
 param=/sys/module/target_core_user/parameters
 old=$(cat $param/global_max_data_area_mb)
 ev=$T/events/kprobes/tcmu_unmap
-cleanup() {
+remove_kprobe() {
 	echo 0 >$ev/enable 2>/dev/null
 	echo '!hist:keys=stacktrace' >$ev/trigger 2>/dev/null
 	echo '-:tcmu_unmap' >>$T/kprobe_events 2>/dev/null
 	echo "$old" >$param/global_max_data_area_mb
 }
-trap cleanup EXIT
+trap remove_kprobe EXIT
 
 dev=$(ramd_dev 12 unmap 67108864 hw_max_sectors=2048)
-a() { cat "$dev/attrib/$1"; }
 if ours; then
 	echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
 	echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
@@ -37,18 +36,18 @@ fi
 ramd_start unmap 64M
 disk=$(loop_lun naa.5001405000000120 "$dev") || exit 1
 fio_verify "$disk" burst --rw=write --bs=1M --iodepth=64 --size=64M
-ours && log "after the burst: $(a data_pages_free) pages kept"
+ours && log "after the burst: $(attr data_pages_free) pages kept"
 
 echo 'p:tcmu_unmap unmap_mapping_range' >>$T/kprobe_events ||
 	fail "cannot add a kprobe on unmap_mapping_range"
 echo 'hist:keys=stacktrace' >$ev/trigger || fail "no hist trigger"
 echo 1 >$ev/enable
 if ours; then
-	r0=$(a data_pages_reclaimed)
+	r0=$(attr data_pages_reclaimed)
 	echo 1 >"$dev/attrib/data_idle_timeout"
 	wait_for 30 sh -c "[ \$(cat $dev/attrib/data_pages_free) = 0 ]" ||
-		fail "$(a data_pages_free) pages still kept"
-	blocks=$(($(a data_pages_reclaimed) - r0))
+		fail "$(attr data_pages_free) pages still kept"
+	blocks=$(($(attr data_pages_reclaimed) - r0))
 else
 	echo 1 >$param/global_max_data_area_mb
 	sleep 5

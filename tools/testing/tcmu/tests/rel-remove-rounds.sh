@@ -28,21 +28,8 @@ stuck() {
 	fail "$1"
 }
 
-# bounded SECS CMD...: run CMD in the background, wait at most SECS.
-bounded() {
-	local end=$((SECONDS + $1)) pid
-	shift
-	"$@" &
-	pid=$!
-	while kill -0 $pid 2>/dev/null; do
-		[ $SECONDS -ge $end ] && return 124
-		sleep 0.5
-	done
-	wait $pid
-}
-
-# round N VIA STATE: VIA configfs|targetcli, STATE alive|stopped
-round() {
+# removal_round N VIA STATE: VIA configfs|targetcli, STATE alive|stopped
+removal_round() {
 	local n=$1 via=$2 state=$3 name=rr$1 wwn dev disk fpid t0
 	wwn=$(printf 'naa.50014050000023%02x' "$n")
 	dev=$(ramd_dev 23 $name 67108864) || exit 1
@@ -97,12 +84,12 @@ n=0 alive=0 stopped=0
 for ((i = 0; i < CFS_ROUNDS; i++)); do
 	n=$((n + 1))
 	if ((i % 2)); then st=stopped stopped=$((stopped + 1)); else st=alive alive=$((alive + 1)); fi
-	round $n configfs $st
+	removal_round $n configfs $st
 done
 for ((i = 0; i < TCLI_ROUNDS; i++)); do
 	n=$((n + 1))
 	if ((i % 2)); then st=stopped stopped=$((stopped + 1)); else st=alive alive=$((alive + 1)); fi
-	round $n targetcli $st
+	removal_round $n targetcli $st
 done
 log "removal rounds: $n (configfs $CFS_ROUNDS, targetcli $TCLI_ROUNDS; handler alive $alive, stopped $stopped)"
 rmdir "$HBA" 2>/dev/null
