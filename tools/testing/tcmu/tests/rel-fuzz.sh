@@ -54,6 +54,7 @@ rm -f /tmp/fuzz.stop /tmp/fuzz.passes
 vpid=$!
 
 action=$fdev/action
+known_bug "fuzzed rings"
 fuzz_total=0
 for ((i = 1; i <= ROUNDS; i++)); do
 	hlog=/tmp/ramd-fuzz-$i.out

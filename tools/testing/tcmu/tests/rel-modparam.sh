@@ -28,6 +28,7 @@ ours || rounds=100
 done) &
 wpid=$!
 trap 'kill $wpid 2>/dev/null' EXIT
+known_bug "the parameter written while the module loads"
 for ((i = 0; i < rounds; i++)); do
 	use_module "$MODULE" >/dev/null
 	sleep 0.1
