@@ -4,7 +4,8 @@
 # check.sh - the whole test suite ("make check").
 #
 #   1. static checks of the driver: a W=1 build with no warnings, sparse
-#      (C=2) with no warnings, checkpatch.pl --strict;
+#      (C=2) with no warnings, checkpatch.pl --strict; of the test
+#      scripts: bash -n, and no shell function defined twice;
 #   2. userspace harnesses: the data-area allocator's (tools/testing/tcmu/alloc,
 #      the kernel's lib/xarray.c compiled in userspace) and tcmu-ramd's
 #      self-test against a fake ring (tools/testing/tcmu/handler);
@@ -82,6 +83,26 @@ if (cd "$top" && "$KSRC/scripts/kernel-doc" -none -v -Werror $srcs) \
 	result PASS static/kernel-doc
 else
 	result FAIL static/kernel-doc "$out/kernel-doc.log"
+fi
+# The test scripts: every one parses, and no shell function is defined
+# twice anywhere under tools/testing/tcmu (helpers live once, in
+# guest/lib.sh; a test's own helpers have names of their own).
+shells=$(find "$here" -name '*.sh' -o -name initramfs-init | sort)
+if (rc=0; for f in $shells; do bash -n "$f" || rc=1; done; exit $rc) >"$out/shell-syntax.log" 2>&1; then
+	result PASS static/shell-syntax
+else
+	result FAIL static/shell-syntax "$out/shell-syntax.log"
+fi
+# shellcheck disable=SC2086
+grep -EHo '^[[:space:]]*(function[[:space:]]+)?[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\(\)[[:space:]]*[{(]' $shells |
+	sed -E "s|^$here/||; s/:[[:space:]]*(function[[:space:]]+)?([A-Za-z0-9_]+).*/ \2/" |
+	awk '{ n[$2]++; at[$2] = at[$2] " " $1 }
+	     END { for (f in n) if (n[f] > 1) print f "() defined in" at[f] }' \
+	>"$out/shell-functions.log"
+if [ -s "$out/shell-functions.log" ]; then
+	result FAIL static/shell-functions "$out/shell-functions.log"
+else
+	result PASS static/shell-functions
 fi
 # The module the VM tests load: a normal build.
 make -C "$KDIR" M="$mod" modules >"$out/build.log" 2>&1 ||
