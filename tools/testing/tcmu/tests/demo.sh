@@ -4,7 +4,7 @@
 # modules: stock ours
 # default: no
 #
-# Not part of the suite (make check runs the same path in qcow-fio); this
+# Not part of the suite (make check runs the same path in data-qcow-fio); this
 # is what "make run" shows a newcomer.
 . /tcmu/lib.sh
 

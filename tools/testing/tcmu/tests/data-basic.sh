@@ -1,5 +1,5 @@
 #!/bin/bash
-# tcmu-test: driver: map layout, default attributes, data-area stats and fio verify through tcmu-ramd
+# tcmu-test: map layout, default attributes, data-area stats and fio verify through tcmu-ramd
 # timeout: 300
 # modules: ours
 #

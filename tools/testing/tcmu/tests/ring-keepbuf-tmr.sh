@@ -1,5 +1,5 @@
 #!/bin/bash
-# tcmu-test: driver: KEEP_BUF and free_kept_buf (reclaim leaves kept buffers alone), kept buffers freed on close, TMR notification of a held command, late completion after timeout
+# tcmu-test: KEEP_BUF and free_kept_buf (reclaim leaves kept buffers alone), kept buffers freed on close, TMR notification of a held command, late completion after timeout
 # timeout: 300
 # modules: stock ours
 # tier: debug
