@@ -5,10 +5,4 @@
 # user:qcow LUN with targetcli, show its data area, drive fio through it.
 # MODULE=stock shows the same with Debian's module.
 here=$(cd "$(dirname "$0")" && pwd)
-module=${MODULE:-ours}
-if [ "$module" = ours ] &&
-   modinfo -F description "$here/../../../drivers/target/tcmu/target_core_user.ko" | grep -qi placeholder; then
-	echo "run-demo: our driver is still the placeholder module; showing the stock one" >&2
-	module=stock
-fi
-exec "$here/vm.sh" --module "$module" --show --results "$here/../../../results/demo" demo
+exec "$here/vm.sh" --module "${MODULE:-ours}" --show --results "$here/../../../results/demo" demo
