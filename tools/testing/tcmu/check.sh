@@ -129,20 +129,27 @@ unit "allocator unit harness" "$out/alloc.log" \
 unit "tcmu-ramd self-test (ASan, UBSan)" "$out/ramd-selftest.log" \
 	make -s -C "$here/handler" check SAN=1
 
-# vmsum LABEL: add a vm.sh run's counts from results/LABEL/summary.
+# vmsum LABEL: add a vm.sh run's counts from its KTAP, results/LABEL/ktap:
+# "ok" passed (XFAIL too), "ok ... # SKIP" skipped, "not ok" failed; a
+# result missing from the plan is one more failure.
 vmsum() {
-	local p f s
-	if [ -f "$top/results/$1/summary" ]; then
-		read -r p f s <"$top/results/$1/summary"
-		add "$p" "$f" "$s"
-	else
-		result FAIL "vm/$1" /dev/null
+	local k=$top/results/$1/ktap plan p f s
+	if [ ! -f "$k" ]; then
+		result FAIL "vm/$1 (no KTAP)" /dev/null
+		return
 	fi
+	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$k" | head -n1)
+	s=$(grep -Ec '^ok [0-9]+ [^#]*# SKIP' "$k")
+	p=$(($(grep -Ec '^ok [0-9]+ ' "$k") - s))
+	f=$(grep -Ec '^not ok [0-9]+ ' "$k")
+	add "$p" "$f" "$s"
+	[ $((p + f + s)) = "${plan:--1}" ] ||
+		result FAIL "vm/$1: $((p + f + s)) results for the plan 1..${plan:-?}" /dev/null
 }
 
 for m in ${CHECK_MODULES:-stock ours}; do
 	echo "== VM tests, $m module =="
-	rm -f "$top/results/$m/summary"
+	rm -f "$top/results/$m/ktap"
 	# shellcheck disable=SC2086
 	"$here/vm.sh" --module "$m" ${CHECK_VM_TESTS:-}
 	vmsum "$m"
@@ -161,7 +168,7 @@ fi
 if [ -n "$debug_build" ]; then
 	echo "== VM tests, debug kernel, ours module (tier: debug) =="
 	if wait "$debug_build"; then
-		rm -f "$top/results/debug-ours/summary"
+		rm -f "$top/results/debug-ours/ktap"
 		# shellcheck disable=SC2046
 		"$here/vm.sh" --kernel debug --module ours \
 			$(grep -l '^# tier: debug' "$here"/tests/*.sh |

@@ -23,9 +23,14 @@
 # timeout too, so a hung guest can never hang this script: the tests that
 # got no result fail and the console log is kept.
 #
-# Prints one line per test: "PASS|FAIL|SKIP|XFAIL <module>/<test> (<s>s)
-# <why>"; a failed test's output and dmesg tail follow it.  Ends with
-# "N passed, N failed, N skipped" and exits 1 if any test failed.
+# Prints KTAP (TAP version 13, as kselftest) on stdout, and to
+# DIR/ktap: a plan "1..N", then per test "ok N <test>", "ok N <test> #
+# SKIP <why>", "ok N <test> # XFAIL <why>" or "not ok N <test> # <why>",
+# after its run time and, on failure (all tests with --show), its output
+# and dmesg tail as "# " diagnostic lines.  Ends with "# N passed, N
+# failed, N skipped" (XFAIL counts as passed) and exits 1 if any test
+# failed.  Its own notes go to stderr, as "# vm.sh: ..." lines.  Each
+# test's whole output is in DIR/<test>.log.
 #
 # A test whose header says "# xfail: <module> <why>" is known to fail on
 # that module (the stock one hangs or breaks where ours must not): there
@@ -36,7 +41,6 @@
 # known one: a failure before it fails the run.  Its
 # "# xfail-timeout: S" (default 300) replaces its timeout there; it ends
 # at its first kernel report, and its boot ends with its result.
-# The counts also go to DIR/summary for tools/testing/tcmu/check.sh.
 #
 # Guest test scripts: see guest/lib.sh for their conventions.
 set -euo pipefail
@@ -96,32 +100,41 @@ fi
 results=${results:-$top/results/$label}
 rm -rf "$results"
 mkdir -p "$results"
-note() { echo "vm.sh: $*" >&2; }
+note() { echo "# vm.sh: $*" >&2; }
+ko=$top/drivers/target/tcmu/target_core_user.ko
+if [ "$module" = ours ] && [ ! -f "$ko" ]; then
+	note "build the module first: make"
+	exit 2
+fi
 
-pass=0 failed=0 skipped=0
+# KTAP, on stdout and in $results/ktap.
+ktap=$results/ktap
+out() { printf '%s\n' "$@" | tee -a "$ktap"; }
+# out_diag [N]: stdin (its last N lines) as KTAP diagnostic lines.
+out_diag() {
+	tail -n "${1:-+1}" | sed 's/^/# /; s/^# $/#/' | tee -a "$ktap"
+}
+out "TAP version 13" "1..${#tests[@]}" "# $label: $module module, $kernel kernel"
+
+n=0 pass=0 failed=0 skipped=0
 report() {	# result test seconds reason
-	printf '%s %s/%s (%ss)%s\n' "$1" "$label" "$2" "$3" "${4:+ $4}"
+	n=$((n + 1))
+	[ "$3" = 0 ] || out "# $2: ${3} s"
 	case $1 in
-	PASS) pass=$((pass + 1)) ;;
-	FAIL) failed=$((failed + 1)) ;;
-	SKIP) skipped=$((skipped + 1)) ;;
-	XFAIL) pass=$((pass + 1)) ;;
+	PASS) pass=$((pass + 1)); out "ok $n $2" ;;
+	FAIL) failed=$((failed + 1)); out "not ok $n $2${4:+ # $4}" ;;
+	SKIP) skipped=$((skipped + 1)); out "ok $n $2 # SKIP${4:+ $4}" ;;
+	XFAIL) pass=$((pass + 1)); out "ok $n $2 # XFAIL${4:+ $4}" ;;
 	esac
 }
 finish() {
-	echo "$pass $failed $skipped" >"$results/summary"
-	echo "$pass passed, $failed failed, $skipped skipped"
+	out "# $pass passed, $failed failed, $skipped skipped"
 	[ "$failed" = 0 ]
 	exit $?
 }
 
 # Tests that do not apply to this module are skipped without booting.
 run=()
-ko=$top/drivers/target/tcmu/target_core_user.ko
-if [ "$module" = ours ] && [ ! -f "$ko" ]; then
-	note "build the module first: make"
-	exit 2
-fi
 for t in "${tests[@]}"; do
 	if ! header "$t" modules | grep -qw "$module"; then
 		report SKIP "$t" 0 "does not apply to the $module module"
@@ -213,18 +226,18 @@ watch_guest() {
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 2
 		now=$(date +%s)
-		last=$(grep -a '^@@TCMU \(BEGIN\|RESULT\|DONE\)' "$serial" 2>/dev/null |
+		last=$(grep -aE '^(# guest: (begin|done)|(not )?ok [0-9]+ )' "$serial" 2>/dev/null |
 		       tail -n1 | tr -d '\r')
 		case $last in
-		"@@TCMU BEGIN "*)
-			t=${last#@@TCMU BEGIN }
+		"# guest: begin "*)
+			t=${last#\# guest: begin }
 			if [ "$t" != "$watched" ]; then
 				watched=$t
 				tmo=$(sed -n "s/^TIMEOUT_${t//-/_}=//p" "$ird/tcmu/config")
 				# the test, then the kernel-log and kmemleak checks
 				deadline=$((now + ${tmo:-300} + 60 * scale))
 			fi ;;
-		"@@TCMU RESULT "*)
+		"ok "*|"not ok "*)
 			# A known failure has a boot of its own, which
 			# its failure may have wedged: nothing more to wait for.
 			if [ "$single" = 1 ]; then
@@ -234,7 +247,7 @@ watch_guest() {
 			# teardown (two bounded tries) until the next test
 			[ "$watched" = "$last" ] || deadline=$((now + 150 * scale))
 			watched=$last ;;
-		"@@TCMU DONE"*)
+		"# guest: done"*)
 			[ "$watched" = DONE ] || deadline=$((now + 60))
 			watched=DONE ;;
 		esac
@@ -293,41 +306,45 @@ boot() {
 
 	# Split the serial stream into per-test logs and results.
 	tr -d '\r' <"$serial" >"$work/serial"
-	grep '^@@TCMU NOTE' "$work/serial" | cut -c12- | sed 's/^/vm.sh: guest: /' >&2 || true
+	sed -n 's/^# guest: note /guest: /p' "$work/serial" | while read -r l; do note "$l"; done
 	for t in "$@"; do
-		awk -v t="$t" '$0 == "@@TCMU BEGIN " t { on = 1; next }
-			on && /^@@TCMU RESULT / { exit } on { print }' \
+		# its output: the diagnostic lines from its begin to its end
+		awk -v t="$t" '$0 == "# guest: begin " t { on = 1; next }
+			on && /^(# guest: (begin|end) |(not )?ok [0-9]+ )/ { exit }
+			on { sub(/^# ?/, ""); print }' \
 			"$work/serial" >"$results/$t.log"
-		line=$(grep "^@@TCMU RESULT $t " "$work/serial" | head -n1 || true)
-		if [ -z "$line" ]; then
-			res=FAIL secs=0
-			reason="no result (guest hung or crashed; console: $console)"
-		else
-			read -r _ _ _ res secs reason <<<"$line"
-		fi
+		secs=$(sed -n "s/^# guest: end $t \([0-9]*\)$/\1/p" "$work/serial" | head -n1)
+		line=$(grep -E "^(not )?ok [0-9]+ $t( |\$)" "$work/serial" | head -n1 || true)
+		case $line in
+		"") res=FAIL secs=0
+		    reason="no result (guest hung or crashed; console: $console)" ;;
+		"not ok "*) res=FAIL reason=${line#*"$t"}; reason=${reason# \# } ;;
+		*"# SKIP"*) res=SKIP reason=${line#*\# SKIP}; reason=${reason# } ;;
+		*) res=PASS reason= ;;
+		esac
 		xf=$(xfail "$t")
 		if [ -n "$xf" ] && [ "$res" = FAIL ] &&
 		   ! grep -q '^KNOWN-BUG:' "$results/$t.log"; then
 			reason="failed before the part known to fail on $module (no KNOWN-BUG line): $reason"
 		elif [ -n "$xf" ] && [ "$res" = FAIL ]; then
-			report XFAIL "$t" "$secs" "known to fail on $module: $xf; here: $reason"
-			[ $show = 1 ] && cat "$results/$t.log"
-			continue
+			res=XFAIL reason="known to fail on $module: $xf; here: $reason"
 		elif [ -n "$xf" ] && [ "$res" = PASS ]; then
 			res=FAIL
 			reason="expected to fail on $module ($xf) but passed: update its xfail line"
 		fi
-		report "$res" "$t" "$secs" "$reason"
+		# the output before the result: all of it with --show, the
+		# end of it on failure
 		if [ $show = 1 ]; then
-			cat "$results/$t.log"
+			out_diag <"$results/$t.log"
 		elif [ "$res" = FAIL ]; then
-			sed 's/^/    | /' "$results/$t.log" | tail -n 60
+			out_diag 60 <"$results/$t.log"
 			if [ -z "$line" ]; then
-				echo "    console log tail ($console):"
-				tail -n 30 "$console" | sed 's/^/    | /'
+				out "# console log tail ($console):"
+				out_diag 30 <"$console"
 			fi
-			echo "    (full log: $results/$t.log, console: $console)"
+			out "# (full log: $results/$t.log, console: $console)"
 		fi
+		report "$res" "$t" "${secs:-0}" "$reason"
 	done
 }
 

@@ -3,18 +3,23 @@
 #
 # PID 1 of the test guest (after the initramfs switched to the Debian root).
 # Loads the target modules, runs the tests named in /tcmu/config one by one
-# with a timeout each, and streams framed results to the second serial
-# port, where vm.sh on the host reads them:
+# with a timeout each, and streams the results as KTAP to the second
+# serial port, where vm.sh on the host reads them:
 #
-#   @@TCMU BEGIN <test>
-#   ...the test's output, then on failure the tail of dmesg...
-#   @@TCMU RESULT <test> PASS|FAIL|SKIP <seconds> <reason>
-#   @@TCMU DONE
+#   TAP version 13
+#   1..<number of tests>
+#   # guest: note <what the host should know>
+#   # guest: begin <test>
+#   # ...the test's output, then on failure the tail of dmesg...
+#   # guest: end <test> <seconds>
+#   ok <n> <test>  |  ok <n> <test> # SKIP <why>  |  not ok <n> <test> # <why>
+#   # guest: done
 #
-# A test is a bash script tests/<test>.sh; exit 0 passes, 77 skips, any
-# other code (or the timeout) fails.  After every test the kernel log is
-# checked: a BUG, WARNING, oops, lockdep, KASAN or kmemleak report or a
-# hung task (lib.sh: KREPORT_RE) fails the test even if the script passed.
+# A test is a bash script tests/<test>.sh; exit 0 passes, 4 skips
+# (kselftest's KSFT_SKIP), any other code (or the timeout) fails.  After
+# every test the kernel log is checked: a BUG, WARNING, oops, lockdep,
+# KASAN or kmemleak report or a hung task (lib.sh: KREPORT_RE) fails the
+# test even if the script passed.
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
@@ -41,6 +46,12 @@ out=/dev/ttyS1
 stty -F $out raw -echo 115200 2>/dev/null
 exec 3>$out
 emit() { printf '%s\n' "$*" >&3; }
+# diag: stdin as KTAP diagnostic lines, each line whole.
+diag() { local l; while IFS= read -r l || [ -n "$l" ]; do printf '# %s\n' "$l"; done; }
+emit "TAP version 13"
+# shellcheck disable=SC2086
+set -- $TESTS
+emit "1..$#"
 
 modules=/lib/modules/$(uname -r)
 if [ ! -d "$modules" ] && [ -d /tcmu/modules/"$(uname -r)" ]; then
@@ -58,11 +69,11 @@ fi
 modprobe configfs
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
 for m in sd_mod sg target_core_mod tcm_loop uio target_core_user; do
-	modprobe $m || emit "@@TCMU NOTE modprobe $m failed"
+	modprobe $m || emit "# guest: note modprobe $m failed"
 done
 desc=$(cat /sys/module/target_core_user/description 2>/dev/null ||
        modinfo -F description target_core_user)
-emit "@@TCMU NOTE module=$MODULE kernel=$(uname -r) target_core_user: $desc"
+emit "# guest: note module=$MODULE kernel=$(uname -r) target_core_user: $desc"
 
 # kmemleak (debug kernel): a leak whose trace names our driver fails
 # the test.  Objects must be 5 s old to be reported, hence the sleep.
@@ -74,15 +85,17 @@ leak_check() {
 	echo scan >$kmemleak
 	cat $kmemleak >/tmp/results/$1.kmemleak
 	# say that it ran, and what it found (others' leaks do not fail)
-	emit "@@TCMU NOTE $1: kmemleak: $(grep -c '^unreferenced object' /tmp/results/$1.kmemleak) unreferenced objects, $(grep -Ec 'target_core_user|tcmu_' /tmp/results/$1.kmemleak) trace lines in our driver"
+	emit "# guest: note $1: kmemleak: $(grep -c '^unreferenced object' /tmp/results/$1.kmemleak) unreferenced objects, $(grep -Ec 'target_core_user|tcmu_' /tmp/results/$1.kmemleak) trace lines in our driver"
 	grep -Eq 'target_core_user|tcmu_' /tmp/results/$1.kmemleak
 }
 
 mkdir -p /tmp/results
+n=0
 for t in $TESTS; do
+	n=$((n + 1))
 	tvar=TIMEOUT_${t//-/_}
 	tmo=${!tvar:-300}
-	emit "@@TCMU BEGIN $t"
+	emit "# guest: begin $t"
 	dmesg -C
 	[ -w $kmemleak ] && echo clear >$kmemleak
 	start=$(date +%s)
@@ -93,7 +106,7 @@ for t in $TESTS; do
 		exec timeout -k 10 "$tmo" bash /tcmu/tests/$t.sh) \
 		</dev/null >/tmp/results/$t.log 2>&1 &
 	tpid=$!
-	tail -n +1 -f --pid=$tpid /tmp/results/$t.log >&3 &
+	tail -n +1 -f --pid=$tpid /tmp/results/$t.log | diag >&3 &
 	tailpid=$!
 	# A test known to fail here (xfail) ends at its first kernel
 	# report: what follows a soft lockup is only waiting.
@@ -116,7 +129,9 @@ for t in $TESTS; do
 	reason=
 	case $rc in
 	0) res=PASS ;;
-	77) res=SKIP; reason=$(grep -m1 '^SKIP:' /tmp/results/$t.log | cut -c7-) ;;
+	4) res=SKIP; reason=$(grep -m1 '^SKIP:' /tmp/results/$t.log | cut -c7-)
+	   # a skip says why (lib.sh: skip); a bare exit code 4 is a failure
+	   grep -q '^SKIP:' /tmp/results/$t.log || { res=FAIL; reason="exit code 4 with no SKIP: line"; } ;;
 	124|137) res=FAIL; reason="timed out after ${tmo}s" ;;
 	*) res=FAIL; reason=$(grep '^FAIL:' /tmp/results/$t.log | tail -n1 | cut -c7-)
 	   [ -n "$reason" ] || reason="exit code $rc" ;;
@@ -130,13 +145,18 @@ for t in $TESTS; do
 	if [ $res != FAIL ] && leak_check "$t"; then
 		res=FAIL
 		reason="kmemleak: a leak in our driver"
-		cat /tmp/results/$t.kmemleak >&3
+		diag </tmp/results/$t.kmemleak >&3
 	fi
 	if [ $res = FAIL ]; then
-		emit "----- dmesg (last 40 lines) -----"
-		tail -n 40 /tmp/results/$t.dmesg >&3
+		emit "# ----- dmesg (last 40 lines) -----"
+		tail -n 40 /tmp/results/$t.dmesg | diag >&3
 	fi
-	emit "@@TCMU RESULT $t $res $secs $reason"
+	emit "# guest: end $t $secs"
+	case $res in
+	PASS) emit "ok $n $t" ;;
+	SKIP) emit "ok $n $t # SKIP${reason:+ $reason}" ;;
+	*) emit "not ok $n $t${reason:+ # $reason}" ;;
+	esac
 	# Leave nothing behind for the next test.  Tear LIO down while the
 	# handler still runs (device removal waits for its netlink reply),
 	# then kill the handlers and fio, then clean up whatever is left,
@@ -152,11 +172,11 @@ for t in $TESTS; do
 		done) 2>/dev/null &
 		resetter=$!
 		timeout 60 bash -c ". /tcmu/lib.sh && lio_cleanup" >/dev/null 2>&1 ||
-			emit "@@TCMU NOTE cleanup after $t failed or hung"
+			emit "# guest: note cleanup after $t failed or hung"
 		kill $resetter
 	fi
 done
-emit "@@TCMU DONE"
+emit "# guest: done"
 exec 3>&-
 sync
 # Power off (minbase has no poweroff(8)); -no-reboot makes QEMU exit.

@@ -12,7 +12,8 @@
 #     failure may start; "# default: no" keeps it out of the suite;
 #     "# tier: debug" puts it in make check's debug-kernel subset;
 #   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);
-#     skip: call skip "why" (prints "SKIP: why", exits 77);
+#     skip: call skip "why" (prints "SKIP: why", exits 4, kselftest's
+#     KSFT_SKIP);
 #   - $MODULE is "stock" or "ours"; scratch files go under /tmp or
 #     $TCMU_DATA (on the root disk, for images).
 # The runner tears down all LIO configuration and kills handlers after
@@ -24,7 +25,7 @@ mkdir -p "$TCMU_DATA"
 
 log() { echo "[$(date +%T)] $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*" >&2; exit 77; }
+skip() { echo "SKIP: $*" >&2; exit 4; }
 
 # run CMD...: log and run a command, failing the test if it fails.
 run() {

@@ -15,7 +15,7 @@ export TCMU_BENCH_SMOKE=1
 export TCMU_BENCH_PARTS="fio small mem1 devs trace"
 (. /tcmu/tests/bench.sh) | tee /tmp/bench-smoke.out
 rc=${PIPESTATUS[0]}
-[ "$rc" = 0 ] || { [ "$rc" = 77 ] && exit 77; fail "bench.sh exited with $rc"; }
+[ "$rc" = 0 ] || { [ "$rc" = 4 ] && exit 4; fail "bench.sh exited with $rc"; }
 python3 - /tmp/bench-smoke.out <<'PY' || fail "bench records missing or malformed"
 import json, sys
 recs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1])
