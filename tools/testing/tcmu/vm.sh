@@ -4,6 +4,7 @@
 # vm.sh - boot Debian's 6.1 kernel under QEMU and run guest tests in it.
 #
 # Usage: vm.sh [options] [TEST...]
+#        vm.sh [-m stock|ours] [-k debian|debug] --shell
 #   -m, --module stock|ours   which target_core_user the guest loads
 #                             (default: $MODULE, else ours)
 #   -r, --results DIR         where logs go (default: results/<module>)
@@ -15,6 +16,16 @@
 #                             injection: scripts/build-debug-kernel.sh);
 #                             timeouts are tripled on it
 #       --mem MB              guest RAM (default 2048)
+#       --shell               no tests: boot the guest with the module
+#                             loaded and a shell on this terminal, for a
+#                             fast edit/test loop (make; vm.sh --shell;
+#                             in the guest: bash /tcmu/tests/NAME.sh or
+#                             . /tcmu/lib.sh and its helpers).  "exit"
+#                             powers the guest off, Ctrl-A X quits QEMU;
+#                             piped commands work too (the serial port
+#                             drops the first bytes while the kernel
+#                             boots: start with empty lines):
+#                             printf '\n\nlsmod; exit\n' | vm.sh --shell
 #   TEST                      test names (tests/NAME.sh); default: all
 #                             but those marked "# default: no"
 #
@@ -54,6 +65,7 @@ results=
 mem=${TCMU_VM_MEM:-2048}
 list=0
 show=0
+shell=0
 tests=()
 
 while [ $# -gt 0 ]; do
@@ -64,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	-l|--list) list=1 ;;
 	-s|--show) show=1 ;;
+	--shell) shell=1 ;;
 	-h|--help) sed -n '3,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
 	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) tests+=("$1") ;;
@@ -74,13 +87,18 @@ case $module in stock|ours) ;; *) echo "vm.sh: module is stock or ours" >&2; exi
 case $kernel in debian|debug) ;; *) echo "vm.sh: kernel is debian or debug" >&2; exit 2 ;; esac
 label=$module
 [ "$kernel" = debug ] && label=debug-$module
+if [ $shell = 1 ]; then
+	[ ${#tests[@]} = 0 ] && [ $list = 0 ] ||
+		{ echo "vm.sh: --shell runs no tests" >&2; exit 2; }
+	label=shell-$label
+fi
 
 # A test's header line "# key: value".
 header() { sed -n "s/^# $2: *//p" "$here/tests/$1.sh" | head -n1; }
 # "# xfail: MODULE why": the reason if TEST is known to fail on $module.
 xfail() { header "$1" xfail | sed -n "s/^$module  *//p"; }
 
-if [ ${#tests[@]} = 0 ]; then
+if [ ${#tests[@]} = 0 ] && [ $shell = 0 ]; then
 	for f in "$here"/tests/*.sh; do
 		t=$(basename "$f" .sh)
 		[ "$(header "$t" default)" = no ] && continue
@@ -107,14 +125,14 @@ if [ "$module" = ours ] && [ ! -f "$ko" ]; then
 	exit 2
 fi
 
-# KTAP, on stdout and in $results/ktap.
+# KTAP, on stdout and in $results/ktap (not for --shell).
 ktap=$results/ktap
 out() { printf '%s\n' "$@" | tee -a "$ktap"; }
 # out_diag [N]: stdin (its last N lines) as KTAP diagnostic lines.
 out_diag() {
 	tail -n "${1:-+1}" | sed 's/^/# /; s/^# $/#/' | tee -a "$ktap"
 }
-out "TAP version 13" "1..${#tests[@]}" "# $label: $module module, $kernel kernel"
+[ $shell = 1 ] || out "TAP version 13" "1..${#tests[@]}" "# $label: $module module, $kernel kernel"
 
 n=0 pass=0 failed=0 skipped=0
 report() {	# result test seconds reason
@@ -142,7 +160,7 @@ for t in "${tests[@]}"; do
 		run+=("$t")
 	fi
 done
-[ ${#run[@]} = 0 ] && finish
+[ ${#run[@]} = 0 ] && [ $shell = 0 ] && finish
 
 kernel_dir=$("$top/scripts/fetch-kernel.sh" | tail -n1)
 abi=$(basename "$kernel_dir")-amd64
@@ -290,14 +308,9 @@ boot() {
 	local console=$results/console-$name.log serial=$results/serial-$name.log
 	note "booting $rel with the $module module: $* (at most ${total}s)"
 	set +e
-	timeout -k 10 "$total" qemu-system-x86_64 \
-		-accel tcg,thread=multi -smp 2 -m "$mem" -cpu max \
-		-display none -no-reboot -monitor none \
-		-serial "file:$console" -serial "file:$serial" \
-		-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
-		-append "$append" \
-		-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
-		-nic none </dev/null &
+	timeout -k 10 "$total" qemu-system-x86_64 "${qemu[@]}" \
+		-monitor none -serial "file:$console" -serial "file:$serial" \
+		</dev/null &
 	watch_guest $! "$serial" "$single"
 	wait $!
 	qrc=$?
@@ -347,6 +360,28 @@ boot() {
 		report "$res" "$t" "${secs:-0}" "$reason"
 	done
 }
+
+# The guest: the runner's console, then its KTAP stream, are the serial
+# ports given after these.
+qemu=(-accel "tcg,thread=multi" -smp 2 -m "$mem" -cpu max -display none
+      -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio"
+      -append "$append" -nic none
+      -drive "file=$rootfs,if=virtio,format=raw,snapshot=on")
+
+if [ $shell = 1 ]; then
+	{
+		echo "MODULE=$module"
+		echo "KERNEL=$kernel"
+		echo "VM_SHELL=1"
+		echo "VM_TERM=$(printf %q "${TERM:-vt100}")"
+	} >"$ird/tcmu/config"
+	(cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
+	note "booting $rel with the $module module to a shell (exit powers off, Ctrl-A X quits)"
+	# the console is this terminal (and QEMU's monitor: Ctrl-A C)
+	qemu-system-x86_64 "${qemu[@]}" -serial mon:stdio \
+		-serial "file:$results/serial.log"
+	exit
+fi
 
 # Tests known to fail on this module may take the guest down with them:
 # each gets a boot of its own, after the others.

@@ -24,6 +24,9 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
 cd /
+# Nothing here reads the console: what is typed (or piped) into it
+# before vm.sh --shell's shell starts is left for that shell.
+exec </dev/null
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -74,6 +77,28 @@ done
 desc=$(cat /sys/module/target_core_user/description 2>/dev/null ||
        modinfo -F description target_core_user)
 emit "# guest: note module=$MODULE kernel=$(uname -r) target_core_user: $desc"
+
+# vm.sh --shell: no tests, an interactive shell on the console; the
+# guest powers off when it exits.
+if [ "${VM_SHELL:-0}" = 1 ]; then
+	cat >/tmp/shellrc <<'RC'
+PS1='tcmu-guest:\w# '
+bind 'set enable-bracketed-paste off' 2>/dev/null
+poweroff() { sync; echo o >/proc/sysrq-trigger; }
+cd /tmp
+RC
+	cat <<BANNER
+tcmu guest: $(uname -r), target_core_user ($MODULE): $desc
+  run a test:  bash /tcmu/tests/NAME.sh   (lib.sh helpers: . /tcmu/lib.sh)
+  exit or poweroff: power the guest off
+BANNER
+	export MODULE
+	TERM=${VM_TERM:-vt100} setsid -c bash --rcfile /tmp/shellrc -i \
+		<>/dev/ttyS0 >&0 2>&1
+	sync
+	echo o >/proc/sysrq-trigger
+	sleep 60
+fi
 
 # kmemleak (debug kernel): a leak whose trace names our driver fails
 # the test.  Objects must be 5 s old to be reported, hence the sleep.
