@@ -287,9 +287,9 @@ boot() {
 		echo "MODULE=$module"
 		echo "KERNEL=$kernel"
 		echo "TESTS=\"$*\""
-		# tests/bench.sh's knobs (make bench), TCMU_SOAK (make soak)
-		# and TCMU_FUZZ_SEED (rel-fuzz)
-		for v in ${!TCMU_BENCH_@} ${!TCMU_SOAK@} ${!TCMU_FUZZ_@}; do echo "export $v=$(printf %q "${!v}")"; done
+		# tests/bench.sh's knobs (make bench), TCMU_SOAK (make soak),
+		# TCMU_FUZZ_SEED (rel-fuzz), TCMU_HOSTILE_MODES (ring-hostile)
+		for v in ${!TCMU_BENCH_@} ${!TCMU_SOAK@} ${!TCMU_FUZZ_@} ${!TCMU_HOSTILE_@}; do echo "export $v=$(printf %q "${!v}")"; done
 		for t in "$@"; do
 			tmo=$(header "$t" timeout)
 			# A known failure may be a hang: wait less for it, and

@@ -447,6 +447,22 @@ loop_lun() {
 	wait_disk "$2"
 }
 
+# sdev_running DISK: bring DISK back if the SCSI error handler took it
+# offline (it does after repeated errors or timeouts), wait until it
+# runs (up to 10 s).
+sdev_running() {
+	local st=/sys/block/${1#/dev/}/device/state i
+	for ((i = 0; i < 50; i++)); do
+		case $(cat "$st") in
+		running) return 0 ;;
+		offline) log "$1 was offline: set running"; echo running >"$st" ;;
+		esac
+		sleep 0.2
+	done
+	log "$1 stays $(cat "$st")"
+	return 1
+}
+
 # loop_lun_remove WWN: undo loop_lun, while the handler still answers
 # (sd sends SYNCHRONIZE CACHE as the disk goes).
 loop_lun_remove() {

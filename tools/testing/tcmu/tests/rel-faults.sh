@@ -171,7 +171,7 @@ log "phase 3 (tcmu_req cache): injected failures: failslab $slab3"
 [ "$slab3" -gt 0 ] || fail "no failure was injected in phase 3"
 
 # --- injection off: the device works ---
-echo running >/sys/block/"${disk#/dev/}"/device/state 2>/dev/null
+sdev_running "$disk"
 fio_verify "$disk" after --rw=randwrite --bssplit=4k/50:256k/50 --iodepth=16 --size=16M
 log "after: $(st)"
 log "injected failures: $((slab1 + page1 + slab2 + slab3)) (phase 1 failslab $slab1 fail_page_alloc $page1; phase 2 failslab $slab2; phase 3 failslab $slab3); commands that waited for memory: data $(waits data), id $(waits cmd_id); kernel FAULT_INJECTION lines: $(dmesg | grep -c 'FAULT_INJECTION: forcing a failure')"

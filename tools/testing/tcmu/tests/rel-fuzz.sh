@@ -62,7 +62,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
 		--count 0 >"$hlog" 2>&1 &
 	hpid=$!
 	# a disk SCSI EH took offline comes back for the next round
-	echo running >/sys/block/$fsd/device/state 2>/dev/null
+	sdev_running "$fdisk" >/dev/null
 	timeout -k 5 90 fio --name=fuzz$i --filename="$fdisk" --direct=1 \
 		--ioengine=libaio --rw=randrw --bssplit=4k/50:64k/40:256k/10 \
 		--iodepth=8 --size=32M --time_based --runtime=4 \
@@ -93,7 +93,7 @@ log "kernel: $(dmesg | grep -c 'ring is broken') 'ring is broken' reports"
 # Recovery: a good handler after reset_ring serves verified I/O.
 echo 2 >"$action/reset_ring" || fail "reset_ring"
 ramd_start f0 64M
-echo running >/sys/block/$fsd/device/state 2>/dev/null
+sdev_running "$fdisk"
 fio_verify "$fdisk" after-fuzz --rw=randwrite --bs=4k --iodepth=8 --size=4M
 log "the fuzzed device works again after reset_ring and a good handler"
 

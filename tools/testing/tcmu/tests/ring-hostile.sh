@@ -3,7 +3,7 @@
 # timeout: 1500
 # modules: stock ours
 # xfail: stock its completion loop trusts the ring: the modes marked stock-bug spin forever in the kernel (soft lockup) or WARN
-# xfail-timeout: 600
+# xfail-timeout: 900
 #
 # One table of tcmu-ramd misbehaviours (tools/testing/tcmu/handler), one
 # fixture for every mode:
@@ -38,7 +38,9 @@
 # handler unkillable; see handler/README.md).  They come last: on stock
 # the others must pass, then known_bug marks where its known failure
 # starts, and the first stock-bug mode ends the test there (xfail).
-# By hand: HOSTILE_MODES="spec expect[ stock-bug]..." picks the modes.
+# By hand: TCMU_HOSTILE_MODES="spec expect[ stock-bug]..." (one a line)
+# picks the modes, e.g.
+#   TCMU_HOSTILE_MODES='bad-status,--count=0 error' vm.sh ring-hostile
 . /tcmu/lib.sh
 
 HBA=$CFS/core/user_1
@@ -46,7 +48,7 @@ SIZE=$((16 << 20))
 [ -x "$RAMD" ] || fail "$RAMD missing: tools/testing/tcmu/handler was not built"
 
 # mode[,extra handler args]  expectation  [stock-bug]
-MODES=${HOSTILE_MODES:-"
+MODES=${TCMU_HOSTILE_MODES:-"
 bad-status,--count=0		error
 bad-sense,--count=0		error
 bad-sense:zero,--count=0	error
@@ -102,6 +104,7 @@ try_mode() {
 	wwn=$(printf 'naa.5001405000000c%02x' $n)
 	log "=== $mode $args (expect: $expect) on $name"
 	kmsg_mark
+	: >/tmp/hostile-steps.out
 
 	dev=$(ramd_dev 1 $name $SIZE) ||
 		fail "cannot create backstore $name (after ${prev:-nothing})"
@@ -156,9 +159,9 @@ try_mode() {
 		io_step 30 "recovery" sh -c "echo 1 >$dev/action/block_dev &&
 			echo 1 >$dev/action/reset_ring && echo 0 >$dev/action/block_dev"
 		if [ $step = ok ]; then
-			# a disk the SCSI error handler took offline comes back
-			echo running >/sys/block/"${disk#/dev/}"/device/state 2>/dev/null
 			ramd_start $name $SIZE
+			# a disk the SCSI error handler took offline comes back
+			sdev_running "$disk"
 			io_step 120 "I/O after recovery" fio_verify "$disk" "after-$n" \
 				--rw=randwrite --bs=4k --iodepth=8 --size=2M
 			[ $step = ok ] && recovered=yes
@@ -199,7 +202,10 @@ try_mode() {
 	sed 's/^/  initiator: /' /tmp/dd.err | sort | uniq -c | head -n 3
 	echo "$kmsg" | grep -E 'tcmu|TCMU|ring|cmd_id|sd [0-9]|Buffer I/O|I/O error|blk_update|'"$KREPORT_RE" |
 		sed 's/^/  kernel: /' | sort -k3 | uniq | head -n 8
-	[ $verdict = ok ] || failed=$((failed + 1))
+	if [ $verdict != ok ]; then
+		failed=$((failed + 1))
+		sed 's/^/  steps: /' /tmp/hostile-steps.out | tail -n 20
+	fi
 	prev=$mode
 	return 0
 }
