@@ -609,6 +609,18 @@ TCMU_STAT_ATTR(data_pages_reclaimed_pressure, TCMU_STAT_RECLAIMED_PRESSURE);
 TCMU_STAT_ATTR(data_nomem_waits, TCMU_STAT_NOMEM_DATA);
 TCMU_STAT_ATTR(cmd_id_nomem_waits, TCMU_STAT_NOMEM_CMD_ID);
 
+/* An action's device, if it is configured (it has a ring); else NULL. */
+static struct tcmu_device *tcmu_action_ready(struct config_item *item)
+{
+	struct tcmu_device *td = tcmu_action_dev(item);
+
+	if (!target_dev_configured(&td->se_dev)) {
+		pr_err("Device is not configured.\n");
+		return NULL;
+	}
+	return td;
+}
+
 static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
 {
 	struct tcmu_device *td = tcmu_action_dev(item);
@@ -621,14 +633,12 @@ static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
 static ssize_t tcmu_block_dev_store(struct config_item *item,
 				    const char *page, size_t count)
 {
-	struct tcmu_device *td = tcmu_action_dev(item);
+	struct tcmu_device *td = tcmu_action_ready(item);
 	u8 val;
 	int ret;
 
-	if (!target_dev_configured(&td->se_dev)) {
-		pr_err("Device is not configured.\n");
+	if (!td)
 		return -EINVAL;
-	}
 	ret = kstrtou8(page, 0, &val);
 	if (ret < 0)
 		return ret;
@@ -647,14 +657,12 @@ CONFIGFS_ATTR(tcmu_, block_dev);
 static ssize_t tcmu_reset_ring_store(struct config_item *item,
 				     const char *page, size_t count)
 {
-	struct tcmu_device *td = tcmu_action_dev(item);
+	struct tcmu_device *td = tcmu_action_ready(item);
 	u8 val;
 	int ret;
 
-	if (!target_dev_configured(&td->se_dev)) {
-		pr_err("Device is not configured.\n");
+	if (!td)
 		return -EINVAL;
-	}
 	ret = kstrtou8(page, 0, &val);
 	if (ret < 0)
 		return ret;
@@ -670,14 +678,12 @@ CONFIGFS_ATTR_WO(tcmu_, reset_ring);
 static ssize_t tcmu_free_kept_buf_store(struct config_item *item,
 					const char *page, size_t count)
 {
-	struct tcmu_device *td = tcmu_action_dev(item);
+	struct tcmu_device *td = tcmu_action_ready(item);
 	u16 id;
 	int ret;
 
-	if (!target_dev_configured(&td->se_dev)) {
-		pr_err("Device is not configured.\n");
+	if (!td)
 		return -EINVAL;
-	}
 	ret = kstrtou16(page, 0, &id);
 	if (ret < 0)
 		return ret;
