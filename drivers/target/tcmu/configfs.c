@@ -535,6 +535,10 @@ enum tcmu_stat {
 	TCMU_STAT_RECLAIMED_PRESSURE,
 	TCMU_STAT_NOMEM_DATA,
 	TCMU_STAT_NOMEM_CMD_ID,
+	TCMU_STAT_NOMEM_RING,
+	TCMU_STAT_RING_ALLOCATED,
+	TCMU_STAT_RING_SPAN,
+	TCMU_STAT_RING_RECLAIMED,
 };
 
 static ssize_t tcmu_stat_show(struct config_item *item, char *page,
@@ -543,6 +547,7 @@ static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 	struct tcmu_device *td = tcmu_item_dev(item);
 	u64 reclaimed[TCMU_RECLAIM_NR], nomem[TCMU_NOMEM_NR];
 	struct tcmu_da_stats st = {};
+	u64 ring_pages, ring_span, ring_reclaimed;
 	u64 v = 0;
 
 	mutex_lock(&td->cmdr_lock);
@@ -550,6 +555,9 @@ static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 		tcmu_da_get_stats(&td->da, &st);
 	memcpy(reclaimed, td->reclaimed, sizeof(reclaimed));
 	memcpy(nomem, td->nomem_waits, sizeof(nomem));
+	ring_pages = td->span_pages;
+	ring_span = td->cmdr_span;
+	ring_reclaimed = td->ring_reclaimed;
 	mutex_unlock(&td->cmdr_lock);
 
 	switch (which) {
@@ -586,6 +594,18 @@ static ssize_t tcmu_stat_show(struct config_item *item, char *page,
 	case TCMU_STAT_NOMEM_CMD_ID:
 		v = nomem[TCMU_NOMEM_CMD_ID];
 		break;
+	case TCMU_STAT_NOMEM_RING:
+		v = nomem[TCMU_NOMEM_RING];
+		break;
+	case TCMU_STAT_RING_ALLOCATED:
+		v = ring_pages;
+		break;
+	case TCMU_STAT_RING_SPAN:
+		v = ring_span;
+		break;
+	case TCMU_STAT_RING_RECLAIMED:
+		v = ring_reclaimed;
+		break;
 	}
 	return sysfs_emit(page, "%llu\n", v);
 }
@@ -608,6 +628,10 @@ TCMU_STAT_ATTR(data_pages_reclaimed_budget, TCMU_STAT_RECLAIMED_BUDGET);
 TCMU_STAT_ATTR(data_pages_reclaimed_pressure, TCMU_STAT_RECLAIMED_PRESSURE);
 TCMU_STAT_ATTR(data_nomem_waits, TCMU_STAT_NOMEM_DATA);
 TCMU_STAT_ATTR(cmd_id_nomem_waits, TCMU_STAT_NOMEM_CMD_ID);
+TCMU_STAT_ATTR(ring_nomem_waits, TCMU_STAT_NOMEM_RING);
+TCMU_STAT_ATTR(ring_pages_allocated, TCMU_STAT_RING_ALLOCATED);
+TCMU_STAT_ATTR(ring_span_bytes, TCMU_STAT_RING_SPAN);
+TCMU_STAT_ATTR(ring_pages_reclaimed, TCMU_STAT_RING_RECLAIMED);
 
 /* An action's device, if it is configured (it has a ring); else NULL. */
 static struct tcmu_device *tcmu_action_ready(struct config_item *item)
@@ -709,6 +733,10 @@ static struct configfs_attribute *tcmu_own_attrib_attrs[] = {
 	&tcmu_attr_data_pages_reclaimed_pressure,
 	&tcmu_attr_data_nomem_waits,
 	&tcmu_attr_cmd_id_nomem_waits,
+	&tcmu_attr_ring_nomem_waits,
+	&tcmu_attr_ring_pages_allocated,
+	&tcmu_attr_ring_span_bytes,
+	&tcmu_attr_ring_pages_reclaimed,
 	&tcmu_attr_data_idle_timeout,
 	&tcmu_attr_data_hwm_half_life,
 	&tcmu_attr_data_keep_pages,

@@ -11,7 +11,6 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/stringify.h>
-#include <linux/vmalloc.h>
 #include <target/target_core_fabric.h>
 
 #include "tcmu.h"
@@ -30,8 +29,7 @@ static void tcmu_free_ring(struct tcmu_device *td)
 	if (!td->ready)
 		return;
 	tcmu_data_destroy(td);
-	vfree(td->ring);
-	td->ring = NULL;
+	tcmu_cmdr_destroy(td);
 	td->ready = false;
 }
 
@@ -90,37 +88,46 @@ static void tcmu_vm_close(struct vm_area_struct *vma)
 	tcmu_dev_put(vma->vm_private_data);
 }
 
+/*
+ * The page at @off of the handler's mapping: a page of the command area's
+ * span or of a data block that has memory; NULL for anything else.
+ */
+static struct page *tcmu_map_page(struct tcmu_device *td, u64 off)
+{
+	u32 blk, in_blk;
+
+	lockdep_assert_held(&td->cmdr_lock);
+
+	if (off < TCMU_CMD_WIN)
+		return tcmu_cmdr_page(td, off >> PAGE_SHIFT);
+	blk = div_u64_rem(off - TCMU_DATA_OFF, td->da.blk_size, &in_blk);
+	if (blk >= td->da.max_blocks)
+		return NULL;
+	return tcmu_da_page(&td->da, blk, in_blk >> PAGE_SHIFT);
+}
+
 static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
 {
 	struct tcmu_device *td = vmf->vma->vm_private_data;
 	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
 	struct page *page;
-	u32 blk, in_blk;
 
-	if (off < td->ring_bytes) {
-		page = vmalloc_to_page(td->ring + off);
-		get_page(page);
-		vmf->page = page;
-		return 0;
-	}
-	if (off < TCMU_DATA_OFF || off >= TCMU_MAP_SIZE)
-		return VM_FAULT_SIGBUS;	/* the gap after the ring */
-
-	blk = div_u64_rem(off - TCMU_DATA_OFF, td->da.blk_size, &in_blk);
-	if (blk >= td->da.max_blocks)
+	if (off >= TCMU_MAP_SIZE)
 		return VM_FAULT_SIGBUS;
 
 	/*
-	 * cmdr_lock keeps the block's memory alive until the page is
-	 * pinned and locked; reclaim locks the page before unmapping, so
-	 * it waits for this fault's PTE and then zaps it.
+	 * cmdr_lock keeps the page alive until it is pinned and locked;
+	 * reclaim (of ring pages and of data blocks alike) locks the page
+	 * before unmapping, so it waits for this fault's PTE and then zaps
+	 * it.
 	 */
 	mutex_lock(&td->cmdr_lock);
-	page = tcmu_da_page(&td->da, blk, in_blk >> PAGE_SHIFT);
+	page = tcmu_map_page(td, off);
 	if (!page) {
 		mutex_unlock(&td->cmdr_lock);
-		pr_warn_ratelimited("%s: fault on data block %u, which has no memory\n",
-				    td->name, blk);
+		/* Beyond the ring's span, or a data block without memory. */
+		pr_debug("%s: fault at offset %llu, which has no memory\n",
+			 td->name, off);
 		return VM_FAULT_SIGBUS;
 	}
 	get_page(page);
@@ -305,12 +312,11 @@ int tcmu_swap_uio_name(struct tcmu_device *td)
 	return 0;
 }
 
-/* Allocate the ring and set up the (empty) data area.  cmdr_lock held. */
+/* Set up the command area and the (empty) data area.  cmdr_lock held. */
 static int tcmu_setup_ring(struct tcmu_device *td)
 {
 	u32 bsz = td->pages_per_blk << PAGE_SHIFT;
 	u32 limit = ((u64)td->data_mb * SZ_1M) / bsz;
-	struct tcmu_mailbox *mb;
 	int ret;
 
 	lockdep_assert_held(&td->cmdr_lock);
@@ -320,32 +326,15 @@ static int tcmu_setup_ring(struct tcmu_device *td)
 	ret = tcmu_da_init(&td->da, TCMU_DATA_WIN / bsz, limit, bsz);
 	if (ret)
 		return ret;
-
-	td->ring_bytes = td->ring_mb * SZ_1M;
-	td->ring = vzalloc(td->ring_bytes);
-	if (!td->ring) {
+	ret = tcmu_cmdr_init(td);
+	if (ret) {
 		tcmu_data_destroy(td);
-		return -ENOMEM;
+		return ret;
 	}
-	td->mb = td->ring;
-	td->cmdr = td->ring + TCMU_MB_SIZE;
-	td->cmdr_size = td->ring_bytes - TCMU_MB_SIZE;
-	td->cmdr_head = 0;
-	td->cmdr_tail = 0;
 	td->last_active = jiffies;
 	td->hwm = 0;
 	td->win_peak = 0;
 	td->hwm_stamp = jiffies;
-
-	mb = td->mb;
-	mb->version = TCMU_MAILBOX_VERSION;
-	mb->flags = TCMU_MAILBOX_FLAG_CAP_OOOC |
-		    TCMU_MAILBOX_FLAG_CAP_READ_LEN |
-		    TCMU_MAILBOX_FLAG_CAP_TMR |
-		    TCMU_MAILBOX_FLAG_CAP_KEEP_BUF;
-	mb->cmdr_off = TCMU_MB_SIZE;
-	mb->cmdr_size = td->cmdr_size;
-	tcmu_flush_ring(mb, sizeof(*mb));
 	td->ready = true;
 	return 0;
 }

@@ -354,7 +354,8 @@ static unsigned long tcmu_reclaim_devs(unsigned long want, bool block,
  * data_hwm_half_life seconds, its excess over win_peak halves every
  * data_hwm_half_life seconds.  Kept-free blocks above hwm are given back;
  * all of them once the device has been idle for data_idle_timeout
- * seconds.  cmdr_lock held.
+ * seconds, and then the command area's span shrinks as well.  cmdr_lock
+ * held.
  */
 static void tcmu_reclaim_tick(struct tcmu_device *td)
 {
@@ -385,11 +386,14 @@ static void tcmu_reclaim_tick(struct tcmu_device *td)
 	}
 	if (kept > keep && !test_bit(TCMU_DEV_KEEP_PAGES, &td->flags))
 		tcmu_reclaim_blocks(td, keep, cause);
+	/* The ring's span goes back to its smallest size when idle too. */
+	if (cause == TCMU_RECLAIM_IDLE)
+		tcmu_cmdr_reclaim(td);
 }
 
 /*
  * The reclaim work: every TCMU_RECLAIM_PERIOD while some device keeps
- * free pages, and at once when the data areas went over
+ * free pages or a grown ring span, and at once when the data areas went over
  * global_max_data_area_mb or it was lowered: then kept pages go, idle
  * devices' first, until the data areas are back under it or nothing kept
  * is left.
@@ -419,7 +423,7 @@ static void tcmu_reclaim_fn(struct work_struct *work)
 	mutex_unlock(&tcmu_dev_list_lock);
 
 	if (percpu_counter_sum(&tcmu_global_pages) >
-	    percpu_counter_sum(&tcmu_global_in_use))
+	    percpu_counter_sum(&tcmu_global_in_use) || tcmu_cmdr_any_grown())
 		queue_delayed_work(system_wq, &tcmu_reclaim_work,
 				   TCMU_RECLAIM_PERIOD);
 }
@@ -466,6 +470,19 @@ static struct shrinker tcmu_shrinker = {
 	.seeks = 1,
 	.batch = 0,
 };
+
+/**
+ * tcmu_reclaim_kick() - make sure the reclaim work runs within a period,
+ *                       for memory it may give back later (a grown span)
+ *
+ * Context: Any context.
+ */
+void tcmu_reclaim_kick(void)
+{
+	if (!delayed_work_pending(&tcmu_reclaim_work))
+		queue_delayed_work(system_wq, &tcmu_reclaim_work,
+				   TCMU_RECLAIM_PERIOD);
+}
 
 /* ---------------------------------------------------------------------
  * Devices and the module

@@ -59,7 +59,7 @@ enum tcmu_place_result {
 
 /**
  * tcmu_flush_ring() - make kernel writes to the ring visible to the handler
- * @addr: start of what was written, in the vmalloc()ed ring
+ * @addr: start of what was written, in the kernel's mapping of the span
  * @len: bytes written
  *
  * Only architectures with a virtually indexed data cache need this; on
@@ -81,53 +81,6 @@ void tcmu_flush_ring(void *addr, size_t len)
 static u32 tcmu_ring_dist(const struct tcmu_device *td, u32 from, u32 to)
 {
 	return to >= from ? to - from : td->cmdr_size - from + to;
-}
-
-/* Room for an entry of @size bytes (and a PAD before it, if needed)? */
-static bool tcmu_ring_room(const struct tcmu_device *td, u32 size)
-{
-	u32 used = tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head);
-	u32 to_end = td->cmdr_size - td->cmdr_head;
-	u32 need = size;
-
-	if (to_end < size)
-		need += to_end;
-	/* One alignment unit stays empty: head == tail means empty. */
-	return (u64)used + need + TCMU_OP_ALIGN_SIZE <= td->cmdr_size;
-}
-
-/* Claim @size contiguous bytes at the head, padding to the end if short. */
-static void *tcmu_ring_claim(struct tcmu_device *td, u32 size)
-{
-	u32 to_end = td->cmdr_size - td->cmdr_head;
-
-	lockdep_assert_held(&td->cmdr_lock);
-
-	if (to_end < size) {
-		struct tcmu_cmd_entry_hdr *pad = td->cmdr + td->cmdr_head;
-		u32 len_op = 0;
-
-		tcmu_hdr_set_op(&len_op, TCMU_OP_PAD);
-		tcmu_hdr_set_len(&len_op, to_end);
-		pad->len_op = len_op;
-		pad->cmd_id = 0;
-		pad->kflags = 0;
-		pad->uflags = 0;
-		tcmu_flush_ring(pad, sizeof(*pad));
-		td->cmdr_head = 0;
-	}
-	return td->cmdr + td->cmdr_head;
-}
-
-/* Publish every entry claimed so far and advance the head past @size. */
-static void tcmu_ring_publish(struct tcmu_device *td, u32 size)
-{
-	lockdep_assert_held(&td->cmdr_lock);
-
-	td->cmdr_head = (td->cmdr_head + size) % td->cmdr_size;
-	/* Entries first, then the head that makes them visible. */
-	smp_store_release(&td->mb->cmd_head, td->cmdr_head);
-	tcmu_flush_ring(td->mb, sizeof(*td->mb));
 }
 
 static void tcmu_kick(struct tcmu_device *td)
@@ -436,16 +389,17 @@ static enum tcmu_place_result tcmu_req_setup_entry(struct tcmu_device *td,
 	iovs = tcmu_count_runs(req->blks, data_blks);
 	bidi_iovs = tcmu_count_runs(req->blks + data_blks, req->nr_bidi_blks);
 	*size = tcmu_entry_size(iovs + bidi_iovs, se_cmd->t_task_cdb, &cdb_at);
-	if (*size > td->cmdr_size / 2) {
-		pr_warn_ratelimited("%s: request entry of %u bytes is too big for a %u byte ring\n",
-				    td->name, *size, td->cmdr_size);
+	ret = tcmu_cmdr_reserve(td, *size);
+	if (ret) {
 		tcmu_req_put_blocks(req);
+		if (ret == -ENOMEM)
+			return tcmu_nomem_wait(td, TCMU_NOMEM_RING);
+		if (ret == -ENOSPC)
+			return TCMU_WAIT;
+		pr_warn_ratelimited("%s: request entry of %u bytes is too big for a %u MiB ring\n",
+				    td->name, *size, td->ring_mb);
 		*sense = TCM_INVALID_CDB_FIELD;
 		return TCMU_FAIL;
-	}
-	if (!tcmu_ring_room(td, *size)) {
-		tcmu_req_put_blocks(req);
-		return TCMU_WAIT;
 	}
 
 	ret = xa_alloc_cyclic(&td->reqs, &id, req,
@@ -459,7 +413,7 @@ static enum tcmu_place_result tcmu_req_setup_entry(struct tcmu_device *td,
 	}
 	req->cmd_id = id;
 
-	ent = tcmu_ring_claim(td, *size);
+	ent = tcmu_cmdr_claim(td, *size);
 	memset(ent, 0, *size);
 	tcmu_hdr_set_op(&ent->hdr.len_op, TCMU_OP_CMD);
 	tcmu_hdr_set_len(&ent->hdr.len_op, *size);
@@ -498,7 +452,7 @@ static void tcmu_req_start(struct tcmu_device *td, struct tcmu_req *req,
 	if (req->timed && !test_bit(TCMU_DEV_GONE, &td->flags))
 		timer_reduce(&td->timer, req->deadline);
 
-	tcmu_ring_publish(td, size);
+	tcmu_cmdr_publish(td, size);
 	td->last_active = jiffies;
 	tcmu_kick(td);
 }
@@ -644,20 +598,24 @@ static bool tcmu_tmr_place(struct tcmu_device *td, struct tcmu_tmr_msg *msg)
 	struct tcmu_tmr_entry *ent;
 	u32 ids = msg->nr_ids * sizeof(msg->ids[0]);
 	u32 size = round_up(sizeof(*ent) + ids, TCMU_OP_ALIGN_SIZE);
+	int ret;
 
 	lockdep_assert_held(&td->cmdr_lock);
 
 	if (test_bit(TCMU_DEV_BROKEN, &td->flags))
 		goto drop;
-	if (size > td->cmdr_size / 2) {
+	ret = tcmu_cmdr_reserve(td, size);
+	if (ret == -E2BIG) {
 		pr_warn_ratelimited("%s: TMR of %u ids does not fit the ring\n",
 				    td->name, msg->nr_ids);
 		goto drop;
 	}
-	if (!tcmu_ring_room(td, size))
+	if (ret == -ENOMEM)
+		td->nomem_retry = true;	/* retried by the timer */
+	if (ret)
 		return false;
 
-	ent = tcmu_ring_claim(td, size);
+	ent = tcmu_cmdr_claim(td, size);
 	memset(ent, 0, size);
 	tcmu_hdr_set_op(&ent->hdr.len_op, TCMU_OP_TMR);
 	tcmu_hdr_set_len(&ent->hdr.len_op, size);
@@ -665,7 +623,7 @@ static bool tcmu_tmr_place(struct tcmu_device *td, struct tcmu_tmr_msg *msg)
 	ent->cmd_cnt = msg->nr_ids;
 	memcpy(ent->cmd_ids, msg->ids, ids);
 	tcmu_flush_ring(ent, size);
-	tcmu_ring_publish(td, size);
+	tcmu_cmdr_publish(td, size);
 	uio_event_notify(&td->uio);
 drop:
 	kfree(msg);
@@ -896,8 +854,8 @@ static bool tcmu_complete_one(struct tcmu_device *td,
  */
 bool tcmu_reap(struct tcmu_device *td)
 {
-	u32 tail, pos, len_op, len, avail;
-	bool freed = false;
+	u32 tail, pos, len_op, len, op, avail;
+	bool freed = false, active = false;
 
 	lockdep_assert_held(&td->cmdr_lock);
 
@@ -910,32 +868,41 @@ bool tcmu_reap(struct tcmu_device *td)
 	tcmu_flush_ring(td->mb, sizeof(*td->mb));
 	/* The entries userspace completed before it moved cmd_tail. */
 	tail = smp_load_acquire(&td->mb->cmd_tail);
-	if (tail >= td->cmdr_size || !IS_ALIGNED(tail, TCMU_OP_ALIGN_SIZE) ||
+	if (tail >= td->cmdr_span || !IS_ALIGNED(tail, TCMU_OP_ALIGN_SIZE) ||
 	    tcmu_ring_dist(td, td->cmdr_tail, tail) >
 	    tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head)) {
 		tcmu_broken(td, "cmd_tail", tail);
 		return false;
 	}
 
-	/* Each step moves pos forward by >= 8 bytes, never past tail. */
+	/*
+	 * Each step moves pos forward by >= 8 bytes, never past tail, and
+	 * either stays inside the span or wraps to 0 (a PAD): nothing past
+	 * the span is read.
+	 */
 	while ((pos = td->cmdr_tail) != tail) {
 		struct tcmu_cmd_entry *ent = td->cmdr + pos;
 
-		tcmu_flush_ring(ent, min_t(u32, td->cmdr_size - pos,
+		tcmu_flush_ring(ent, min_t(u32, td->cmdr_span - pos,
 					   sizeof(*ent)));
 		len_op = READ_ONCE(ent->hdr.len_op);
 		len = tcmu_hdr_get_len(len_op);
+		op = tcmu_hdr_get_op(len_op);
 		avail = tcmu_ring_dist(td, pos, tail);
+		/* Only a PAD may reach past the span: exactly to cmdr_size. */
 		if (len < sizeof(struct tcmu_cmd_entry_hdr) ||
 		    !IS_ALIGNED(len, TCMU_OP_ALIGN_SIZE) || len > avail ||
-		    len > td->cmdr_size - pos) {
+		    (len >= td->cmdr_span - pos &&
+		     (op != TCMU_OP_PAD || len != td->cmdr_size - pos))) {
 			tcmu_broken(td, "entry length", len);
 			break;
 		}
 
-		switch (tcmu_hdr_get_op(len_op)) {
+		switch (op) {
 		case TCMU_OP_PAD:
+			break;
 		case TCMU_OP_TMR:
+			active = true;
 			break;
 		case TCMU_OP_CMD:
 			if (len < sizeof(*ent)) {
@@ -944,19 +911,21 @@ bool tcmu_reap(struct tcmu_device *td)
 			}
 			if (!tcmu_complete_one(td, ent))
 				goto out;
+			active = true;
 			break;
 		default:
-			tcmu_broken(td, "entry opcode", tcmu_hdr_get_op(len_op));
+			tcmu_broken(td, "entry opcode", op);
 			goto out;
 		}
 		td->cmdr_tail = (pos + len) % td->cmdr_size;
 		freed = true;
 	}
 out:
-	if (freed) {
+	/* A PAD alone (the idle span's wrap) is not activity. */
+	if (active)
 		td->last_active = jiffies;
+	if (freed)
 		freed = tcmu_run_tmrs(td);
-	}
 	tcmu_arm_timer(td);
 	return freed;
 }
@@ -1002,8 +971,8 @@ static void tcmu_timeout_work(struct work_struct *work)
 
 	mutex_lock(&td->cmdr_lock);
 	tcmu_expire(td);
-	/* The timer is also the retry after -ENOMEM. */
-	if (list_empty(&td->tmr_list))
+	/* The timer is also the retry after -ENOMEM; TMRs go first. */
+	if (tcmu_run_tmrs(td))
 		tcmu_run_qfull(td);
 	tcmu_arm_timer(td);
 	mutex_unlock(&td->cmdr_lock);

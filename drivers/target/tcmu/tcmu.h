@@ -7,13 +7,13 @@
  * (tcmu-runner) through a UIO device.  The handler mmap()s one region:
  *
  *   0                  mailbox (struct tcmu_mailbox)
- *   TCMU_MB_SIZE       command ring, cmdr_size bytes
- *   ring_bytes         unused gap, up to the end of the command window
+ *   TCMU_MB_SIZE       command ring, cmdr_size bytes, to TCMU_CMD_WIN
  *   TCMU_DATA_OFF      data window: TCMU_DATA_WIN bytes of data blocks
  *
- * Only the mailbox and the ring are vmalloc()ed; data blocks get memory
- * from the data area allocator (data_area.c) when a command needs them
- * and are mapped into the handler by tcmu_vm_fault().  The layout, the
+ * Nothing is vmalloc()ed.  The command area has pages only in its active
+ * span (cmd_area.c), data blocks get memory from the data area allocator
+ * (data_area.c) when a command needs them, and both are mapped into the
+ * handler by tcmu_vm_fault().  The layout, the
  * per-command state machine, the locking and the rules for reading the
  * ring are described in Documentation/target/tcmu-design.rst.
  *
@@ -23,6 +23,8 @@
  *                 backend ops
  *   ring.c        submission, queue full, TMRs, completion, timeouts,
  *                 block_dev, reset_ring, free_kept_buf
+ *   cmd_area.c    the command area's pages and active span: room for
+ *                 entries, growing, shrinking when idle
  *   reclaim.c     accounting, giving kept-free pages back (decay, idle,
  *                 global budget, shrinker), unmapping them
  *   configfs.c    control parameters, attributes, actions
@@ -33,8 +35,9 @@
  *
  *   tcmu_dev_list_lock  the list of configured devices (tcmu_dev_list);
  *                       the shrinker only trylocks it
- *   td->cmdr_lock       everything about one device's ring, commands,
- *                       queues, timers, data area and reclaim state;
+ *   td->cmdr_lock       everything about one device's ring and its span,
+ *                       commands, queues, timers, data area and reclaim
+ *                       state;
  *                       taken by trylock only from the shrinker
  *   (XArray spinlocks)  taken inside the XArray API only
  *
@@ -69,7 +72,7 @@ struct sk_buff;
  * Layout and tunables
  */
 
-/* The command window (mailbox + ring + gap) and the data window. */
+/* The command window (mailbox + ring) and the data window. */
 #define TCMU_CMD_WIN		(512U * SZ_1M)
 #define TCMU_DATA_WIN		(1024U * SZ_1M)
 #define TCMU_DATA_OFF		TCMU_CMD_WIN
@@ -79,12 +82,14 @@ struct sk_buff;
 #define TCMU_MB_SIZE		((u32)sizeof(struct tcmu_mailbox))
 
 /*
- * cmd_ring_size_mb: mailbox plus ring, resident for the device's life.
- * 2 MiB holds 16K minimum-size (128 byte) entries: far more commands
- * than a fabric keeps outstanding on one LUN.  See the rst for the sums.
+ * cmd_ring_size_mb: the most the command area's active span may grow to,
+ * mailbox included; by default the whole command window.  An idle device's
+ * span is TCMU_SPAN_MIN_PAGES: the mailbox and 31 minimum-size (128 byte)
+ * entries with 4 KiB pages.  See the rst for the sums.
  */
-#define TCMU_RING_MB_DEF	2U
+#define TCMU_RING_MB_DEF	(TCMU_CMD_WIN / SZ_1M)
 #define TCMU_RING_MB_MAX	(TCMU_CMD_WIN / SZ_1M)
+#define TCMU_SPAN_MIN_PAGES	1U
 
 /* max_data_area_mb: the whole data window by default. */
 #define TCMU_DATA_MB_DEF	(TCMU_DATA_WIN / SZ_1M)
@@ -110,6 +115,12 @@ struct sk_buff;
  * until qfull_time_out.
  */
 #define TCMU_PLACE_GFP		(GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN)
+/*
+ * Ring pages, allocated in a memalloc_noio scope (vmap() and the page
+ * array allocate with GFP_KERNEL), zeroed: the handler maps them.
+ */
+#define TCMU_RING_GFP		(GFP_KERNEL | __GFP_ZERO | __GFP_NORETRY | \
+				 __GFP_NOWARN)
 #define TCMU_NOMEM_RETRY	(HZ / 10)
 /* Requests kept in reserve so that submission always makes progress. */
 #define TCMU_REQ_RESERVE	16
@@ -149,6 +160,7 @@ enum tcmu_reclaim_cause {
 enum tcmu_nomem {
 	TCMU_NOMEM_DATA,	/* data pages, XArray nodes, the block list */
 	TCMU_NOMEM_CMD_ID,	/* an XArray node for the command id */
+	TCMU_NOMEM_RING,	/* pages for a larger ring span */
 	TCMU_NOMEM_NR,
 };
 
@@ -200,7 +212,7 @@ struct tcmu_device {
 	u64 dev_size;
 	char dev_config[TCMU_CONFIG_LEN];
 	int nl_reply_supported;
-	u32 ring_mb;		/* cmd_ring_size_mb */
+	u32 ring_mb;		/* cmd_ring_size_mb: the span's cap */
 	u32 data_mb;		/* max_data_area_mb */
 	u32 pages_per_blk;	/* data_pages_per_blk */
 	u32 cmd_time_out;	/* ms, 0 = none; READ_ONCE/WRITE_ONCE */
@@ -209,13 +221,23 @@ struct tcmu_device {
 	/* Protects everything below, the data area included. */
 	struct mutex cmdr_lock;
 	bool ready;		/* ring and data area exist */
-	void *ring;		/* vmalloc: mailbox + command ring */
+	/*
+	 * The command area's active span (cmd_area.c): span_pages pages,
+	 * the mailbox at the start of the first, vmap()ed at ring.  ring,
+	 * mb and cmdr move whenever the span changes.
+	 */
+	struct page **ring_pages;
+	u32 span_pages;
+	void *ring;
 	struct tcmu_mailbox *mb;
 	void *cmdr;
-	u32 ring_bytes;		/* ring_mb in bytes: mailbox + cmdr_size */
-	u32 cmdr_size;
+	u32 cmdr_size;		/* what the mailbox says: the whole window */
+	u32 cmdr_span;		/* ring bytes in the span: entries stay below */
+	u32 wrap_pos;		/* where the head last wrapped (its PAD) */
+	u32 wrap_span;		/* cmdr_span then */
 	u32 cmdr_head;		/* next free byte; mb->cmd_head mirrors it */
 	u32 cmdr_tail;		/* first entry not yet reaped */
+	u64 ring_reclaimed;	/* ring pages given back */
 	struct tcmu_data_area da;
 	struct xarray reqs;	/* cmd_id -> request: RING, TIMEDOUT, KEPT */
 	u32 next_id;		/* cyclic id allocation */
@@ -297,6 +319,16 @@ static inline u64 tcmu_blk_off(const struct tcmu_device *td, u32 blk)
 /* main.c */
 int tcmu_swap_uio_name(struct tcmu_device *td);
 
+/* cmd_area.c */
+int tcmu_cmdr_init(struct tcmu_device *td);
+void tcmu_cmdr_destroy(struct tcmu_device *td);
+struct page *tcmu_cmdr_page(struct tcmu_device *td, pgoff_t pgoff);
+bool tcmu_cmdr_any_grown(void);
+int tcmu_cmdr_reserve(struct tcmu_device *td, u32 size);
+void *tcmu_cmdr_claim(struct tcmu_device *td, u32 size);
+void tcmu_cmdr_publish(struct tcmu_device *td, u32 size);
+unsigned long tcmu_cmdr_reclaim(struct tcmu_device *td);
+
 /* ring.c */
 int tcmu_req_cache_init(void);
 void tcmu_req_cache_exit(void);
@@ -322,6 +354,7 @@ int tcmu_global_max_data_mb(void);
 int tcmu_reclaim_init(void);
 void tcmu_reclaim_start(void);
 void tcmu_reclaim_exit(void);
+void tcmu_reclaim_kick(void);
 void tcmu_reclaim_add_dev(struct tcmu_device *td);
 void tcmu_reclaim_del_dev(struct tcmu_device *td);
 int tcmu_data_get(struct tcmu_device *td, u32 nr, u32 *blks);

@@ -5,9 +5,10 @@
 #
 # A user backstore made by hand in configfs (no netlink replies), served
 # by tcmu-ramd on a tcm_loop LUN.  Checks the 1.5 GiB map, the defaults
-# of the new driver (2 MiB ring, 1 GiB data area), that the data-area
-# counters move the way the design says (pages allocated on demand, all
-# back to "free" once idle, nothing reclaimed), and data integrity.
+# of the new driver (a 512 MiB ring cap with a one-page span, 1 GiB data
+# area), that the data-area counters move the way the design says (pages
+# allocated on demand, all back to "free" once idle, nothing reclaimed),
+# and data integrity.
 . /tcmu/lib.sh
 
 wwn=naa.5001405000000070
@@ -21,7 +22,11 @@ expect() {	# name value
 
 dev=$(ramd_dev 7 r0 67108864) || exit 1
 
-expect cmd_ring_size_mb 2
+expect cmd_ring_size_mb 512
+expect ring_pages_allocated 1
+expect ring_span_bytes $(($(getconf PAGESIZE) - 128))	# the mailbox is 128 bytes
+expect ring_pages_reclaimed 0
+expect ring_nomem_waits 0
 expect max_data_area_mb 1024
 expect data_pages_per_blk 1
 expect data_keep_pages 0
