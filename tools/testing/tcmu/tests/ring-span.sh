@@ -1,5 +1,5 @@
 #!/bin/bash
-# tcmu-test: ring: the command ring's active span wraps at each size in and out of order, grows while commands wait, shrinks when idle under tcmu-ramd and tcmu-runner, SIGBUS beyond it
+# tcmu-test: ring: the command ring's active span wraps at each size in and out of order, grows while commands wait, survives kill-restart and reset_ring at each size, shrinks when idle under tcmu-ramd and tcmu-runner, SIGBUS beyond it
 # timeout: 900
 # modules: stock ours
 #
@@ -9,8 +9,11 @@
 # is stopped (SIGSTOP) while fio sends 32, 64, 128 commands, which wait
 # for room: ours must grow the span to 2, 4, 8 pages; the handler goes
 # on, fio verifies, and 4k at QD8 wraps the ring at that size; last a
-# bssplit mix up to 1M at QD128.  Ours: the span starts at one page, and
-# ring_pages_allocated always matches ring_span_bytes.  Then,
+# bssplit mix up to 1M at QD128.  At each size (1, 2, 4, 8 pages) the
+# handler is also killed with commands in the ring and recovered as
+# tcmu-runner does (block_dev, reset_ring, unblock, a new handler): fio
+# verifies.  Ours: the span starts at one page, and ring_pages_allocated
+# always matches ring_span_bytes.  Then,
 # with the handler attached and data_idle_timeout 2 s, the span must go
 # back to one page (the kernel wraps the head with a PAD, shrinks to it,
 # tcmu-ramd consumes it, the span shrinks to one page) and
@@ -75,6 +78,36 @@ grow_to() {
 	fio_wait
 }
 
+# restart: at the span's current size, the handler is killed with
+# commands in the ring, and recovery goes as tcmu-runner's on restart
+# (block_dev, reset_ring, unblock) with a new handler: fio verifies, and
+# the span keeps its size.
+restart() {
+	local before fpid
+	ours && before=$(attr ring_pages_allocated)
+	kill -STOP "$RAMD_PID"
+	fio --name=lost --filename="$disk" --direct=1 --ioengine=libaio \
+		--rw=randwrite --bs=4k --iodepth=16 --size=1M \
+		>/tmp/fio-lost.out 2>&1 &
+	fpid=$!
+	sleep 2
+	kill -KILL "$RAMD_PID"
+	wait "$RAMD_PID" 2>/dev/null
+	{ echo 1 >"$dev/action/block_dev" &&
+	  echo 1 >"$dev/action/reset_ring" &&
+	  echo 0 >"$dev/action/block_dev"; } || fail "recovery after kill"
+	# shellcheck disable=SC2086
+	ramd_start span 64M $ramd_args
+	wait $fpid	# its commands failed with BUSY and were retried, or not
+	sdev_running "$disk" || fail "$disk did not come back"
+	fio_verify "$disk" "restart$before" --rw=randwrite --bs=4k \
+		--iodepth=16 --size=2M
+	if ours && [ "$(attr ring_pages_allocated)" -lt "$before" ]; then
+		fail "the span shrank from $before pages across the restart"
+	fi
+	span_ok "restarted"
+}
+
 # load TAG: the ring wraps at one page (4k at QD1: 1024 entries of 128
 # bytes), then the span grows to 2, 4 and 8 pages and the ring wraps at
 # each; a bssplit mix up to 1M at QD128 last.
@@ -82,12 +115,14 @@ load() {
 	local qd pages=1
 	fio_verify "$disk" "$1-qd1" --rw=randwrite --bs=4k --iodepth=1 --size=4M
 	span_ok "$1 4k QD1"
+	restart
 	for qd in 32 64 128; do
 		pages=$((pages * 2))
 		grow_to $qd $pages
 		fio_verify "$disk" "$1-wrap$qd" --rw=randwrite --bs=4k \
 			--iodepth=8 --size=4M
 		span_ok "$1 after QD$qd"
+		restart
 	done
 	fio_verify "$disk" "$1-mix" --rw=randrw --bssplit=4k/50:64k/30:1m/20 \
 		--iodepth=128 --size=32M
@@ -101,6 +136,7 @@ if ours; then
 	[ "$(attr ring_pages_allocated)" = 1 ] || fail "a new device's span is not one page"
 fi
 span_ok "new device"
+ramd_args=
 ramd_start span 64M
 disk=$(loop_lun $wwn "$dev") || exit 1
 load inorder
@@ -108,7 +144,9 @@ shrink_idle
 fio_verify "$disk" after-idle --rw=randwrite --bs=4k --iodepth=32 --size=8M
 ramd_stop || fail "tcmu-ramd did not exit 0 on SIGTERM: $RAMD_ENDED"
 
-ramd_start span 64M --reorder 8
+ramd_args="--reorder 8"
+# shellcheck disable=SC2086
+ramd_start span 64M $ramd_args
 load reorder
 shrink_idle
 fio_verify "$disk" after-idle-ooo --rw=randwrite --bs=4k --iodepth=32 --size=8M
