@@ -29,7 +29,9 @@
  *       truncated-entry[:L]   rewrite the entry length to L (8; +N/-N are
  *                             relative to the real length); tail advances
  *                             by the real length
- *       oversized-entry[:L]   same, default 2 * cmdr_size
+ *       oversized-entry[:L]   same, default 2 * cmdr_size; for both, L
+ *                             may be @N: the length that makes the entry
+ *                             end at ring offset N
  *       zero-pad              rewrite the completed entry as PAD of length 0
  *       bad-op[:OP]           rewrite the entry's opcode bits to OP (7)
  *       double-complete       complete a command, then use its cmd_id again
@@ -755,7 +757,7 @@ static bool complete_one(struct ramd *r, struct cmd *c, bool last,
 	struct tcmu_cmd_entry *e;
 	struct slot s;
 	enum mode m = act ? r->mode : M_NONE;
-	uint32_t len_op;
+	uint32_t len_op, len;
 
 	if (m == M_FUZZ)
 		m = fuzz_pick(r, last);
@@ -840,8 +842,12 @@ static bool complete_one(struct ramd *r, struct cmd *c, bool last,
 	case M_TRUNCATED:
 	case M_OVERSIZED:
 		len_op = e->hdr.len_op;
-		tcmu_hdr_set_len(&len_op, param_num(r, s.len,
-			m == M_TRUNCATED ? 8 : 2 * r->ring_size) & ~TCMU_OP_MASK);
+		if (r->param && *r->param == '@')	/* to end at offset N */
+			len = strtoul(r->param + 1, NULL, 0) - s.off;
+		else
+			len = param_num(r, s.len, m == M_TRUNCATED ? 8 :
+					2 * r->ring_size);
+		tcmu_hdr_set_len(&len_op, len & ~TCMU_OP_MASK);
 		e->hdr.len_op = len_op;
 		logmsg("misbehave %s: cmd %u entry length %u instead of %u",
 		       mode_names[m], c->id, tcmu_hdr_get_len(e->hdr.len_op),

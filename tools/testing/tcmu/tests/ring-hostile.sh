@@ -38,8 +38,9 @@
 # handler unkillable; see handler/README.md).  They come last: on stock
 # the others must pass, then known_bug marks where its known failure
 # starts, and the first stock-bug mode ends the test there (xfail).
-# bad-tail:3968 is the first byte past a one-page ring span (4096 bytes
-# less the 128-byte mailbox): the span the load here leaves on ours.
+# bad-tail:3968 and oversized-entry:@3968 (an entry length that runs to
+# it) aim at the first byte past a one-page ring span (4096 bytes less
+# the 128-byte mailbox): the span the load here leaves on ours.
 # By hand: TCMU_HOSTILE_MODES="spec expect[ stock-bug]..." (one a line)
 # picks the modes, e.g.
 #   TCMU_HOSTILE_MODES='bad-status,--count=0 error' vm.sh ring-hostile
@@ -72,6 +73,7 @@ bad-tail:unaligned		any	stock-bug
 bad-tail:back			any	stock-bug
 oversized-entry:+64		any	stock-bug
 bad-tail:3968			any	stock-bug
+oversized-entry:@3968		any	stock-bug
 "}
 
 head -c 256K /dev/urandom >/tmp/pattern
