@@ -177,8 +177,8 @@ def mem_markdown(recs):
             m1.setdefault((r["module"], r["phase"]), []).append(r)
     if m1:
         lines += ["#### One tcmu-ramd device on a LUN (medians over the rounds)", "",
-                  "| module | when | VmallocUsed Δ KiB | MemFree drop KiB | data pages (ours) | handler's mapped uio pages |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+                  "| module | when | VmallocUsed Δ KiB | MemFree drop KiB | data pages (ours) | ring pages (ours) | handler's mapped uio pages |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for m in MODULES:
             for ph, what in (("created", "right after creation"),
                              ("burst", "after a 1M QD64 burst"),
@@ -187,10 +187,12 @@ def mem_markdown(recs):
                 if not v:
                     continue
                 dp = [x["data_pages"] for x in v if x["data_pages"] is not None]
+                rp = [x["ring_pages"] for x in v if x.get("ring_pages") is not None]
                 lines.append(
                     f"| {m} | {what} | {fmt(med([x['vmalloc_kib'] for x in v]), 0)} | "
                     f"{fmt(med([x['memfree_drop_kib'] for x in v]), 0)} | "
                     f"{fmt(med(dp), 0) if dp else 'n/a'} | "
+                    f"{fmt(med(rp), 0) if rp else 'n/a'} | "
                     f"{fmt(med([x['uio_rss_pages'] for x in v]), 0)} |")
         lines.append("")
     devs = {}

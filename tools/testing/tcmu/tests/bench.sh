@@ -21,13 +21,15 @@
 #   small the 1M iodepth-64 job on tcmu-ramd with max_data_area_mb 1, 4;
 #   mem1  per round and module: one tcmu-ramd device (--no-data: its RAM
 #         disk stays empty) on a LUN, /proc/meminfo
-#         (MemFree, VmallocUsed) deltas and our counters right after
+#         (MemFree, VmallocUsed) deltas and our counters (data and
+#         ring pages) right after
 #         creation, after a 64 MiB write burst of 1M at iodepth 64, after idle
 #         (data_idle_timeout, 10 s, plus slack);
 #   devs  per module, once: idle devices made through configfs only (no
-#         handler, no LUN), meminfo deltas at 1, 16, 64, 256 devices, then
-#         more until MemAvailable would drop below $floor_mb MiB or the cap
-#         ($devs_cap) or a creation fails: "the most devices";
+#         handler, no LUN), meminfo deltas at 1, 16, 64, 256, 1024, 4096
+#         devices, then more until MemAvailable would drop below
+#         $floor_mb MiB, a creation fails or the cap ($devs_cap): "the
+#         most devices" and what stopped them;
 #   trace per module, once: tcmu-ramd --stats at 4k randread/randwrite
 #         iodepth 32, with data and with --no-data (the floor), then
 #         ftrace function_graph on the module's functions during the run.
@@ -44,8 +46,10 @@ parts=${TCMU_BENCH_PARTS:-fio small mem1 devs trace}
 smoke=${TCMU_BENCH_SMOKE:-0}
 size_mb=128			# each LUN
 idle_wait=15			# data_idle_timeout (10 s) + reclaim period + slack
-devs_at=(1 16 64 256)
-devs_cap=1024
+devs_at=(1 16 64 256 1024 4096)
+# ~20x stock's 208.  Memory would allow far more of ours, but under TCG a
+# device takes ~0.15 s to make: the cap keeps make bench within its time.
+devs_cap=4096
 floor_mb=160
 jobs=(
 	"rr4k-qd1 --rw=randread --bs=4k --iodepth=1"
@@ -118,6 +122,9 @@ da_counters() {
 	for k in allocated peak reclaimed reclaimed_decay reclaimed_idle \
 		reclaimed_budget reclaimed_pressure; do
 		s="$s${s:+,}\"$k\":$(cat "$a/data_pages_$k")"
+	done
+	for k in ring_pages_allocated ring_pages_reclaimed; do
+		[ -e "$a/$k" ] && s="$s,\"$k\":$(cat "$a/$k")"
 	done
 	echo "{$s}"
 }
@@ -223,13 +230,16 @@ part_small() {	# ROUND
 }
 
 mem_point() {	# ROUND PHASE BASE-MEMINFO
-	local f v a bf bv ba dp=null
+	local f v a bf bv ba dp=null rp=null
 	settle
 	read -r f v a <<<"$(meminfo)"
 	read -r bf bv ba <<<"$3"
-	ours && dp=$(cat "$dev/attrib/data_pages_allocated")
-	log "mem1 $MODULE $2: MemFree -$((bf - f)) KiB, VmallocUsed +$((v - bv)) KiB, data pages $dp, handler uio rss $(uio_rss)"
-	record "{\"kind\":\"mem1\",\"module\":\"$MODULE\",\"round\":$1,\"phase\":\"$2\",\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"data_pages\":$dp,\"uio_rss_pages\":$(uio_rss)}"
+	if ours; then
+		dp=$(cat "$dev/attrib/data_pages_allocated")
+		rp=$(cat "$dev/attrib/ring_pages_allocated")
+	fi
+	log "mem1 $MODULE $2: MemFree -$((bf - f)) KiB, VmallocUsed +$((v - bv)) KiB, data pages $dp, ring pages $rp, handler uio rss $(uio_rss)"
+	record "{\"kind\":\"mem1\",\"module\":\"$MODULE\",\"round\":$1,\"phase\":\"$2\",\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"data_pages\":$dp,\"ring_pages\":$rp,\"uio_rss_pages\":$(uio_rss)}"
 }
 
 part_mem1() {	# ROUND
@@ -252,7 +262,7 @@ part_mem1() {	# ROUND
 }
 
 part_devs() {
-	local base f v a bf bv ba n=0 reason=cap next=0 d
+	local base f v a bf bv ba n=0 reason=cap next=0 d t0=$SECONDS
 	settle
 	base=$(meminfo)
 	read -r bf bv ba <<<"$base"
@@ -279,10 +289,10 @@ part_devs() {
 			record "{\"kind\":\"devs\",\"module\":\"$MODULE\",\"n\":$n,\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"memavail_kib\":$a}"
 			next=$((next + 1))
 		fi
-		[ $((n % 64)) = 0 ] && log "devs $MODULE: $n devices, MemAvailable $((a / 1024)) MiB"
+		[ $((n % 256)) = 0 ] && log "devs $MODULE: $n devices, MemAvailable $((a / 1024)) MiB, $((SECONDS - t0)) s"
 	done
 	read -r f v a <<<"$(meminfo)"
-	log "devs $MODULE: most devices $n ($reason)"
+	log "devs $MODULE: most devices $n ($reason) in $((SECONDS - t0)) s"
 	record "{\"kind\":\"maxdevs\",\"module\":\"$MODULE\",\"n\":$n,\"reason\":\"$reason\",\"floor_mib\":$floor_mb,\"cap\":$devs_cap,\"guest_mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv))}"
 	for d in "$CFS"/core/user_10/idle*; do
 		[ -d "$d" ] && rmdir "$d"
