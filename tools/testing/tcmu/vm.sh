@@ -53,6 +53,9 @@
 # "# xfail-timeout: S" (default 300) replaces its timeout there; it ends
 # at its first kernel report, and its boot ends with its result.
 #
+# A test whose header says "# cmdline: <parameters>" needs them on the
+# guest kernel's command line: every boot that runs it gets them.
+#
 # Guest test scripts: see guest/lib.sh for their conventions.
 set -euo pipefail
 
@@ -131,6 +134,14 @@ out() { printf '%s\n' "$@" | tee -a "$ktap"; }
 # out_diag [N]: stdin (its last N lines) as KTAP diagnostic lines.
 out_diag() {
 	tail -n "${1:-+1}" | sed 's/^/# /; s/^# $/#/' | tee -a "$ktap"
+}
+# first_report CONSOLE: the guest's first kernel report, with the stack
+# under it: a hung guest's log tail shows how it ended, this how it began.
+first_report() {
+	local pat='(BUG:|WARNING:|Oops|general protection|INFO: task|rcu: INFO|Kernel panic)'
+	grep -aqE "$pat" "$1" || return 0
+	out "# first kernel report ($1):"
+	awk -v pat="$pat" '$0 ~ pat { on = 1 } on && n++ < 50' "$1" | tr -d '\r' | out_diag
 }
 [ $shell = 1 ] || out "TAP version 13" "1..${#tests[@]}" "# $label: $module module, $kernel kernel"
 
@@ -280,8 +291,13 @@ watch_guest() {
 # boot NAME TEST...: one guest boot running TESTs; reports each.
 boot() {
 	local name=$1 t tmo total line res secs reason xf qrc single=0
+	local cmdline=$append params
 	shift
 	[ $# = 1 ] && [ -n "$(xfail "$1")" ] && single=1
+	for t in "$@"; do
+		params=$(header "$t" cmdline)
+		[ -z "$params" ] || cmdline="$cmdline $params"
+	done
 	total=$((60 * scale))	# boot, module loading, power-off
 	{
 		echo "MODULE=$module"
@@ -309,7 +325,7 @@ boot() {
 	note "booting $rel with the $module module: $* (at most ${total}s)"
 	set +e
 	timeout -k 10 "$total" qemu-system-x86_64 "${qemu[@]}" \
-		-monitor none -serial "file:$console" -serial "file:$serial" \
+		-append "$cmdline" -monitor none -serial "file:$console" -serial "file:$serial" \
 		</dev/null &
 	watch_guest $! "$serial" "$single"
 	wait $!
@@ -352,6 +368,7 @@ boot() {
 		elif [ "$res" = FAIL ]; then
 			out_diag 60 <"$results/$t.log"
 			if [ -z "$line" ]; then
+				first_report "$console"
 				out "# console log tail ($console):"
 				out_diag 30 <"$console"
 			fi
@@ -365,7 +382,7 @@ boot() {
 # ports given after these.
 qemu=(-accel "tcg,thread=multi" -smp 2 -m "$mem" -cpu max -display none
       -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio"
-      -append "$append" -nic none
+      -nic none
       -drive "file=$rootfs,if=virtio,format=raw,snapshot=on")
 
 if [ $shell = 1 ]; then
@@ -378,7 +395,7 @@ if [ $shell = 1 ]; then
 	(cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
 	note "booting $rel with the $module module to a shell (exit powers off, Ctrl-A X quits)"
 	# the console is this terminal (and QEMU's monitor: Ctrl-A C)
-	qemu-system-x86_64 "${qemu[@]}" -serial mon:stdio \
+	qemu-system-x86_64 "${qemu[@]}" -append "$append" -serial mon:stdio \
 		-serial "file:$results/serial.log"
 	exit
 fi

@@ -11,6 +11,8 @@
 #     fail it (see vm.sh), and then a call of known_bug where that known
 #     failure may start; "# default: no" keeps it out of the suite;
 #     "# tier: debug" puts it in make check's debug-kernel subset;
+#     "# cmdline: <parameters>" adds them to the guest kernel's command
+#     line in every boot that runs the test;
 #   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);
 #     skip: call skip "why" (prints "SKIP: why", exits 4, kselftest's
 #     KSFT_SKIP);
