@@ -239,6 +239,11 @@ for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite,fragmen
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
 done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
+# make bench BENCH_BASE=...: our module at an earlier revision, built
+# against the same Debian kernel, for tests/bench.sh's "base" rounds.
+if [ -n "${TCMU_BASE_KO:-}" ] && [ "$kernel" = debian ]; then
+	cp "$TCMU_BASE_KO" "$ird/tcmu/base.ko"
+fi
 # The root disk has Debian's module tree only: bring the debug kernel's.
 [ "$kernel" = debug ] && mkdir -p "$ird/tcmu/modules" && cp -a "$moddir" "$ird/tcmu/modules/"
 

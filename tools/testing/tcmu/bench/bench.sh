@@ -8,13 +8,17 @@
 #      ns per allocate+free natively, then instruction counts of the same
 #      cells under valgrind --tool=callgrind;
 #   2. one VM boot running tests/bench.sh: stock and ours alternately
-#      (ABAB, TCMU_BENCH_ROUNDS rounds), fio through tcmu-ramd and
+#      (ABBA, TCMU_BENCH_ROUNDS rounds), fio through tcmu-ramd and
 #      tcmu-runner's qcow handler, memory per device, many devices, where
 #      the time goes;
 #   3. bench/report.py: results/bench/RESULTS.md, summary.json, *.png.
 #
 # Usage: bench.sh [--quick] [--no-vm] [--no-alloc]
 #   --quick     one round, 2 s runs, fewer cells (checks the pipeline)
+# BENCH_BASE=<git revision> (make bench BENCH_BASE=...): also build our
+# module as it was at that revision, and run it as a third module,
+# "base", in the same boot's fio, small and mem1 rounds: the report
+# then gives ours/base beside ours/stock (a change's before and after).
 # Env: TCMU_BENCH_ROUNDS (3), TCMU_BENCH_RUNTIME (5), TCMU_BENCH_RAMP (2),
 #      TCMU_BENCH_PARTS ("fio small mem1 devs trace"), TCMU_BENCH_MEM (2048
 #      MiB of guest RAM), BENCH_OUT (results/bench).
@@ -85,8 +89,20 @@ if [ $alloc = 1 ]; then
 fi
 
 # 2. the VM
+if [ $vm = 1 ] && [ -n "${BENCH_BASE:-}" ]; then
+	base_dir=$out/base-module
+	rm -rf "$base_dir"
+	mkdir -p "$base_dir"
+	say "base module: drivers/target/tcmu at $BENCH_BASE"
+	git -C "$top" archive "$BENCH_BASE" drivers/target/tcmu |
+		tar -x -C "$base_dir"
+	make -s -C "${KDIR:?KDIR not set: run make bench}" \
+		M="$base_dir/drivers/target/tcmu" modules >&2
+	export TCMU_BASE_KO=$base_dir/drivers/target/tcmu/target_core_user.ko
+	base_rev=$(git -C "$top" rev-parse --short "$BENCH_BASE")
+fi
 if [ $vm = 1 ]; then
-	say "VM: $rounds rounds of stock and ours (ABAB), ${mem} MiB guest"
+	say "VM: $rounds rounds of stock and ours${BENCH_BASE:+ and base} (ABBA), ${mem} MiB guest"
 	set +e
 	"$tcmu/vm.sh" --module ours --mem "$mem" -r "$out/vm" bench
 	rc=$?
@@ -107,5 +123,6 @@ python3 "$here/report.py" --vm "$out/vm/bench.log" \
 	--meta "host=$(nproc) CPUs, $(awk '/^MemTotal:/ { print int($2 / 1048576) }' /proc/meminfo) GiB, load $(cut -d' ' -f1-3 /proc/loadavg) at the end" \
 	--meta "guest=$mem MiB, 2 vCPUs, QEMU TCG (no KVM)" \
 	--meta "handlers=tcmu-ramd (tools/testing/tcmu/handler), tcmu-runner qcow (Debian)" \
-	--meta "runtime=${secs} s"
+	--meta "runtime=${secs} s" \
+	${base_rev:+--meta "base=our module at $base_rev ($(git -C "$top" log -1 --format=%s "$base_rev"))"}
 say "done in ${secs} s: $out/RESULTS.md"

@@ -22,7 +22,8 @@ import statistics
 import subprocess
 import sys
 
-MODULES = ("stock", "ours")
+# "base": our module at an earlier revision (make bench BENCH_BASE=...)
+MODULES = ("stock", "ours", "base")
 JOB_DESC = {
     "rr4k-qd1": "4k randread, QD1",
     "rr4k-qd32": "4k randread, QD32",
@@ -93,9 +94,9 @@ def fio_table(recs):
     return t
 
 
-def ratios(cell, metric):
-    """Per-round ours/stock (the ABAB pairs) and the ratio of medians."""
-    s, o = cell.get("stock", {}), cell.get("ours", {})
+def ratios(cell, metric, den="stock"):
+    """Per-round ours/DEN (the ABBA pairs) and the ratio of medians."""
+    s, o = cell.get(den, {}), cell.get("ours", {})
     pairs = [o[k][metric] / s[k][metric] for k in sorted(set(s) & set(o))
              if s[k][metric]]
     ms = med([v[metric] for v in s.values()])
@@ -143,6 +144,18 @@ def fio_markdown(t, handlers):
                 "stock_iops": med([x["iops"] for x in cell.get("stock", {}).values()]),
                 "ours_iops": med([x["iops"] for x in cell.get("ours", {}).values()]),
             }
+            if cell.get("base"):
+                rb, pb = ratios(cell, "iops", "base")
+                rng = (f" (rounds {min(pb):.2f}–{max(pb):.2f})"
+                       if len(pb) > 1 else "")
+                lines.append(
+                    f"| | **ours/base** | | **{fmt(rb, 2)}**{rng} | "
+                    f"{fmt(ratios(cell, 'bw_mib', 'base')[0], 2)} | "
+                    f"{fmt(ratios(cell, 'p50_us', 'base')[0], 2)} | "
+                    f"{fmt(ratios(cell, 'p99_us', 'base')[0], 2)} |")
+                summary[f"{h}/{k[1]}"].update({
+                    "iops_ratio_base": rb, "iops_ratio_base_rounds": pb,
+                    "base_iops": med([x["iops"] for x in cell["base"].values()])})
         lines.append("")
     return lines, summary
 
@@ -154,18 +167,28 @@ def reclaim_markdown(recs):
         b, a = r.get("da_before"), r.get("da_after")
         if r["kind"] != "fio" or r["round"] == 0 or not b or not a:
             continue
+        if r["module"] != "ours":
+            continue
         back = a["reclaimed"] - b["reclaimed"]
         made = a["allocated"] - b["allocated"] + back
+        ring = [x.get("ring_pages_allocated") for x in (b, a)]
         t.setdefault((r["handler"], r["job"]), []).append(
-            (back, a["reclaimed_decay"] - b["reclaimed_decay"], made, a["peak"]))
+            (back, a["reclaimed_decay"] - b["reclaimed_decay"], made, a["peak"],
+             *ring))
     if not t:
         return []
-    lines = ["#### Our data pages during the fio runs (medians per run)", "",
-             "| handler | job | pages given back | of which by decay | pages made | peak in use |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for (h, j), v in sorted(t.items()):
-        lines.append(f"| {h} | {JOB_DESC.get(j, j)} | " + " | ".join(
-            fmt(med([x[i] for x in v]), 0) for i in range(4)) + " |")
+    lines = ["#### Our data and ring pages during the fio runs (medians per run)", "",
+             "| handler | job | data pages given back | of which by decay | data pages made | peak in use | ring pages at start | ring pages at end |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def col(v, i):
+        xs = [x[i] for x in v if x[i] is not None]
+        return fmt(med(xs), 0) if xs else "n/a"
+    order = {j: i for i, j in enumerate(JOB_ORDER)}
+    for (h, j), v in sorted(t.items(),
+                            key=lambda kv: (kv[0][0], order.get(kv[0][1], 99))):
+        lines.append(f"| {h} | {JOB_DESC.get(j, j)} | " +
+                     " | ".join(col(v, i) for i in range(6)) + " |")
     return lines + [""]
 
 
@@ -356,7 +379,7 @@ def plots(outdir, fio_sum, mem_sum, alloc_sum):
                 f.write(" ".join(str(x) for x in r) + "\n")
         png = os.path.join(outdir, "fio-ratio.png")
         if gnuplot(term + f"""set output '{png}'
-set title 'IOPS ours/stock (median; bars: per-round ABAB pairs)'
+set title 'IOPS ours/stock (median; bars: per-round ABBA pairs)'
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.6 border -1

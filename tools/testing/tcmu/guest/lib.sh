@@ -142,14 +142,16 @@ BOOT_MODULE=$MODULE
 use_module() {
 	local ko=/tcmu/target_core_user.ko
 	[ "$1" = stock ] && ko=/run/tcmu-stock.ko
+	# our module at an earlier revision (make bench BENCH_BASE=...)
+	[ "$1" = base ] && ko=/tcmu/base.ko
 	[ -e "$ko" ] || skip "no $1 module in this boot"
 	# rmmod, not modprobe -r: that would unload uio with it.
 	rmmod target_core_user || fail "cannot unload target_core_user"
 	insmod "$ko" || fail "insmod $ko failed"
 	MODULE=$1
-	# Only ours has the module-wide page counters.
+	# Only ours (and base) has the module-wide page counters.
 	if [ -e /sys/module/target_core_user/parameters/global_data_pages ]
-	then [ "$1" = ours ]; else [ "$1" = stock ]; fi ||
+	then [ "$1" != stock ]; else [ "$1" = stock ]; fi ||
 		fail "the module loaded is not $1"
 	log "target_core_user is now $1"
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tcmu-test: benchmark (make bench): stock vs ours in one boot, ABAB: fio on tcmu-ramd and tcmu-runner qcow, memory per device, many devices, where the time goes
+# tcmu-test: benchmark (make bench): stock vs ours in one boot, ABBA: fio on tcmu-ramd and tcmu-runner qcow, memory per device, many devices, where the time goes
 # timeout: 3300
 # modules: ours
 # default: no
@@ -11,7 +11,10 @@
 # tables and plots.
 #
 # One boot, the same handler and LUN setup for both modules; use_module
-# swaps target_core_user between rounds, stock first (ABAB...):
+# swaps target_core_user between rounds, in the reverse order every
+# other round (stock ours | ours stock | ...: ABBA), and a third module,
+# "base" (our module at an earlier revision, make bench BENCH_BASE=...),
+# joins the fio, small and mem1 rounds when vm.sh brought one:
 #   fio   per round and module: tcmu-ramd (RAM disk, raw ABI: the kernel
 #         path isolated) and tcmu-runner's qcow handler, both exported
 #         through tcm_loop with hw_max_sectors 2048 (1 MiB commands):
@@ -83,6 +86,9 @@ fi
 has() { [[ " $parts " == *" $1 "* ]]; }
 
 # --- output ---------------------------------------------------------------
+# Our module, as built now or at an earlier revision: the counters.
+ourish() { [ "$MODULE" != stock ]; }
+
 # record JSON: one record for the host.
 record() { echo "@@BENCH $1"; }
 
@@ -118,7 +124,7 @@ settle() { sync; echo 1 >/proc/sys/vm/drop_caches; sleep 1; }
 # pages given back (by cause) and made.
 da_counters() {
 	local a=$dev/attrib k s=
-	ours && [ -e "$a/data_pages_reclaimed" ] || { echo null; return; }
+	ourish && [ -e "$a/data_pages_reclaimed" ] || { echo null; return; }
 	for k in allocated peak reclaimed reclaimed_decay reclaimed_idle \
 		reclaimed_budget reclaimed_pressure; do
 		s="$s${s:+,}\"$k\":$(cat "$a/data_pages_$k")"
@@ -234,9 +240,9 @@ mem_point() {	# ROUND PHASE BASE-MEMINFO
 	settle
 	read -r f v a <<<"$(meminfo)"
 	read -r bf bv ba <<<"$3"
-	if ours; then
+	if ourish; then
 		dp=$(cat "$dev/attrib/data_pages_allocated")
-		rp=$(cat "$dev/attrib/ring_pages_allocated")
+		rp=$(cat "$dev/attrib/ring_pages_allocated" 2>/dev/null || echo null)
 	fi
 	log "mem1 $MODULE $2: MemFree -$((bf - f)) KiB, VmallocUsed +$((v - bv)) KiB, data pages $dp, ring pages $rp, handler uio rss $(uio_rss)"
 	record "{\"kind\":\"mem1\",\"module\":\"$MODULE\",\"round\":$1,\"phase\":\"$2\",\"memfree_drop_kib\":$((bf - f)),\"vmalloc_kib\":$((v - bv)),\"data_pages\":$dp,\"ring_pages\":$rp,\"uio_rss_pages\":$(uio_rss)}"
@@ -394,8 +400,15 @@ part_trace() {
 # --- the run ------------------------------------------------------------------
 record "{\"kind\":\"info\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"rounds\":$rounds,\"runtime_s\":$runtime,\"ramp_s\":$ramp,\"smoke\":$smoke,\"fio\":\"$(fio --version)\",\"runner\":\"$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null)\",\"parts\":\"$parts\"}"
 make_qcow "$qcow_img" "${size_mb}M"
+modules="stock ours"
+[ -e /tcmu/base.ko ] && modules="stock ours base"
 for r in $(seq 1 "$rounds"); do
-	for m in stock ours; do
+	order=$modules
+	if [ $((r % 2)) = 0 ]; then
+		order=
+		for m in $modules; do order="$m $order"; done
+	fi
+	for m in $order; do
 		use_module $m
 		has fio && part_fio "$r"
 		has small && part_small "$r"
