@@ -135,10 +135,12 @@ out() { printf '%s\n' "$@" | tee -a "$ktap"; }
 out_diag() {
 	tail -n "${1:-+1}" | sed 's/^/# /; s/^# $/#/' | tee -a "$ktap"
 }
-# first_report CONSOLE: the guest's first kernel report, with the stack
-# under it: a hung guest's log tail shows how it ended, this how it began.
+# first_report CONSOLE: the guest's first kernel report (the runner's
+# report heads, an RCU stall or a panic), with the stack under it: a
+# hung guest's log tail shows how it ended, this how it began.
+. "$here/guest/kreport.sh"
 first_report() {
-	local pat='(BUG:|WARNING:|Oops|general protection|INFO: task|rcu: INFO|Kernel panic)'
+	local pat="($KREPORT_HEAD|rcu: INFO|Kernel panic)"
 	grep -aqE "$pat" "$1" || return 0
 	out "# first kernel report ($1):"
 	awk -v pat="$pat" '$0 ~ pat { on = 1 } on && n++ < 50' "$1" | tr -d '\r' | out_diag
@@ -233,7 +235,7 @@ for m in virtio_pci virtio_blk ext4; do
 	done
 done
 install -m 755 "$here/guest/initramfs-init" "$ird/init"
-cp "$here/guest/init.sh" "$here/guest/lib.sh" "$ird/tcmu/"
+cp "$here/guest/init.sh" "$here/guest/lib.sh" "$here/guest/kreport.sh" "$ird/tcmu/"
 cp "$here"/tests/*.sh "$ird/tcmu/tests/"
 for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite,fragment,tcmu-nl}; do
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"

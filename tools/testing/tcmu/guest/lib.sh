@@ -54,15 +54,11 @@ ours() { [ "$MODULE" = ours ]; }
 # that must work on every module) as a failure.
 known_bug() { echo "KNOWN-BUG: from here on: $*"; }
 
-# Kernel messages that fail a test: a report's first line
-# (KREPORT_HEAD), or a stack trace on its own (KREPORT_RE).  The runner
-# (guest/init.sh) checks each test's kernel log with them; a test may
-# check a part of it on its own (kernel_reports).
-KREPORT_HEAD='BUG:|WARNING:|Oops|general protection fault|kernel BUG|KASAN|UBSAN'
-KREPORT_HEAD="$KREPORT_HEAD|possible circular locking|possible recursive locking"
-KREPORT_HEAD="$KREPORT_HEAD|INFO: task .* blocked for more than|soft lockup|hard LOCKUP"
-KREPORT_HEAD="$KREPORT_HEAD|unreferenced object"
-KREPORT_RE="$KREPORT_HEAD|Call Trace:"
+# Kernel messages that fail a test (KREPORT_HEAD, KREPORT_RE): see
+# kreport.sh.  The runner (guest/init.sh) checks each test's kernel log
+# with them; a test may check a part of it on its own (kernel_reports).
+# shellcheck source=tools/testing/tcmu/guest/kreport.sh
+. /tcmu/kreport.sh
 
 # kernel_reports [FILE]: the report lines of a kernel log (default:
 # stdin).  Fault injection (tests/rel-faults.sh, debugfs verbose=1 or 2)
