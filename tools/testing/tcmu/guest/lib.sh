@@ -447,6 +447,15 @@ loop_lun() {
 	wait_disk "$2"
 }
 
+# ring_recover DEV: recover DEV's ring as tcmu-runner does when it
+# reopens a device: block it (its queued commands fail), reset the ring,
+# unblock.  A new handler is the caller's.
+ring_recover() {
+	echo 1 >"$1/action/block_dev" &&
+		echo 1 >"$1/action/reset_ring" &&
+		echo 0 >"$1/action/block_dev"
+}
+
 # sdev_running DISK: bring DISK back if the SCSI error handler took it
 # offline (it does after repeated errors or timeouts), wait until it
 # runs (up to 10 s).

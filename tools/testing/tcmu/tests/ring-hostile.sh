@@ -161,8 +161,7 @@ try_mode() {
 	# Recovery on the same device and disk, as tcmu-runner restarting.
 	if [ -z "$wedged" ]; then
 		recovered=no
-		io_step 30 "recovery" sh -c "echo 1 >$dev/action/block_dev &&
-			echo 1 >$dev/action/reset_ring && echo 0 >$dev/action/block_dev"
+		io_step 30 "recovery" bash -c ". /tcmu/lib.sh; ring_recover '$dev'"
 		if [ $step = ok ]; then
 			ramd_start $name $SIZE
 			# a disk the SCSI error handler took offline comes back

@@ -93,9 +93,7 @@ restart() {
 	sleep 2
 	kill -KILL "$RAMD_PID"
 	wait "$RAMD_PID" 2>/dev/null
-	{ echo 1 >"$dev/action/block_dev" &&
-	  echo 1 >"$dev/action/reset_ring" &&
-	  echo 0 >"$dev/action/block_dev"; } || fail "recovery after kill"
+	ring_recover "$dev" || fail "recovery after kill"
 	# shellcheck disable=SC2086
 	ramd_start span 64M $ramd_args
 	wait $fpid	# its commands failed with BUSY and were retried, or not
