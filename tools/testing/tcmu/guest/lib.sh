@@ -113,6 +113,25 @@ bounded() {
 	wait $pid
 }
 
+# stuck WHAT: a step did not end in time: show the blocked tasks (and
+# the handler, fio, rmdir) and, ours, each user backstore's span, then
+# fail.
+stuck() {
+	local p
+	echo "--- tasks"
+	ps -eo pid,stat,wchan:30,args | grep -v '\[.*\]$'
+	for p in $(ps -eo pid,stat,args | awk '$2 ~ /D/ || /tcmu-ramd|fio|rmdir/ { print $1 }'); do
+		echo "--- $p: $(cat /proc/$p/comm)"; cat /proc/$p/stack
+	done
+	echo w >/proc/sysrq-trigger
+	for p in "$CFS"/core/user_*/*/attrib/ring_span_bytes; do
+		[ -e "$p" ] || continue
+		echo "--- ${p%/attrib/*}: ring_span_bytes $(cat "$p")," \
+			"data_pages_in_use $(cat "${p%/*}/data_pages_in_use")"
+	done
+	fail "$1"
+}
+
 # Resident 4 KiB pages of tcmu-ramd's (ramd_start's) mappings of /dev/uio*.
 uio_rss() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { uio = ($6 ~ /^\/dev\/uio/) }

@@ -17,17 +17,6 @@ TCLI_ROUNDS=$(soak_rounds 4 2 2 1)
 HBA=$CFS/core/user_23
 start_dbus	# targetcli asks the bus for tcmu-runner's handlers
 
-# stuck WHAT: a step did not end in time: show the blocked tasks, fail.
-stuck() {
-	echo "--- tasks"
-	ps -eo pid,stat,wchan:30,args | grep -v '\[.*\]$'
-	for p in $(ps -eo pid,stat,args | awk '$2 ~ /D/ || /tcmu-ramd|fio|rmdir/ { print $1 }'); do
-		echo "--- $p: $(cat /proc/$p/comm)"; cat /proc/$p/stack
-	done
-	echo w >/proc/sysrq-trigger
-	fail "$1"
-}
-
 # removal_round N VIA STATE: VIA configfs|targetcli, STATE alive|stopped
 removal_round() {
 	local n=$1 via=$2 state=$3 name=rr$1 wwn dev disk fpid t0
