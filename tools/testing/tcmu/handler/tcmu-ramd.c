@@ -59,6 +59,9 @@
  *   --arm-usr1        misbehave only once SIGUSR1 arrived; --after counts
  *                     from then (so a test can let the initiator's probe
  *                     through and aim at its own I/O)
+ *   --lazy-pad        move cmd_tail past a PAD (or TMR) only when completing
+ *                     a command, as libtcmu (tcmu-runner) does; a PAD left
+ *                     so is logged once ("PAD at N left")
  *   --no-data         READ/WRITE move no data (the disk is not touched):
  *                     the floor of the handler's cost, for benchmarks
  *   --stats           time the handler's phases (CLOCK_MONOTONIC around
@@ -177,6 +180,8 @@ struct ramd {
 	char fuzz_param[24];	/* the parameter of the mode picked */
 	int verbose;
 	bool no_data;		/* --no-data */
+	bool lazy_pad;		/* --lazy-pad */
+	uint32_t pad_left;	/* --lazy-pad: ring offset + 1 of the PAD logged */
 };
 
 /* --stats: time spent per phase, ns, and how often each ran. */
@@ -924,7 +929,13 @@ static void complete_ring(struct ramd *r)
 		}
 	}
 	/* PAD/TMR slots left before nothing but new entries can go too */
-	while (!r->frozen && r->qlen && !r->q[r->qhead].cmd) {
+	if (r->lazy_pad && !n && r->qlen && !r->q[r->qhead].cmd) {
+		if (r->pad_left != r->tail + 1)
+			logmsg("PAD at %u left", r->tail);
+		r->pad_left = r->tail + 1;
+	}
+	while (!r->frozen && r->qlen && !r->q[r->qhead].cmd &&
+	       (n || !r->lazy_pad)) {
 		r->tail = (r->tail + q_pop(r).len) % r->ring_size;
 		n++;
 	}
@@ -1092,7 +1103,7 @@ static void usage(int rc)
 "         [--node PATH]\n"
 "         [--misbehave MODE[:PARAM] [--after N] [--count N] [--arm-usr1]]\n"
 "         [--fuzz SEED [--fuzz-every N]] [--backing FILE]\n"
-"         [--no-data] [--stats] [--sysfs DIR] [--probe] [-v]\n"
+"         [--no-data] [--stats] [--lazy-pad] [--sysfs DIR] [--probe] [-v]\n"
 "modes: bad-tail bad-cmd-id truncated-entry oversized-entry zero-pad bad-op\n"
 "       double-complete never-complete close-in-flight bad-status bad-sense\n"
 "       bad-read-len bad-data   (see the comment at the top of tcmu-ramd.c)\n");
@@ -1114,6 +1125,7 @@ int main(int argc, char **argv)
 		{ "fuzz", 1, 0, 'F' }, { "fuzz-every", 1, 0, 'E' },
 		{ "backing", 1, 0, 'B' },
 		{ "no-data", 0, 0, 'D' }, { "stats", 0, 0, 'T' },
+		{ "lazy-pad", 0, 0, 'L' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	struct ramd r = { .size = 64 << 20, .bs = 512, .wce = true, .count = 1,
@@ -1148,6 +1160,7 @@ int main(int argc, char **argv)
 			fuzz_seed(&r, strtoull(optarg, NULL, 0));
 			break;
 		case 'E': r.fuzz_every = strtoul(optarg, NULL, 0); break;
+		case 'L': r.lazy_pad = true; break;
 		case 'B': backing = optarg; break;
 		case 'D': r.no_data = true; break;
 		case 'T': st.on = true; break;
