@@ -207,24 +207,56 @@ static bool tcmu_cmdr_room(const struct tcmu_device *td, u32 size)
 	return end <= td->cmdr_span || (u64)size + TCMU_OP_ALIGN_SIZE <= tail;
 }
 
+/*
+ * The ring bytes in use once an entry of @size is in, with the PAD
+ * that goes before it if it would cross the span's end.  Only for a ring
+ * that has not wrapped (head >= tail).
+ */
+static u64 tcmu_cmdr_used_after(const struct tcmu_device *td, u32 size)
+{
+	u32 head = td->cmdr_head, tail = td->cmdr_tail;
+	u64 end = (u64)head + size + TCMU_OP_ALIGN_SIZE;
+
+	if (end > td->cmdr_span)
+		return (u64)td->cmdr_span - tail + size + TCMU_OP_ALIGN_SIZE;
+	return end - tail;
+}
+
+/* Make the span hold @need ring bytes, at least doubling it, up to the cap. */
+static int tcmu_cmdr_grow(struct tcmu_device *td, u64 need)
+{
+	u64 pages = DIV_ROUND_UP(need + TCMU_MB_SIZE, PAGE_SIZE);
+
+	pages = max_t(u64, pages, 2ULL * td->span_pages);
+	return tcmu_span_set(td, min_t(u64, pages, tcmu_span_cap(td)));
+}
+
 /**
  * tcmu_cmdr_reserve() - make room at the head for an entry
  * @td: the device
  * @size: the entry's size in bytes, aligned
  *
- * Grows the span, at least doubling it, when the entry does not fit and
- * the span is below cmd_ring_size_mb.
+ * Keeps the span at least twice the bytes in use: when the entry would
+ * fill more than half of it, the span at least doubles (up to
+ * cmd_ring_size_mb).  A handler that stalls then leaves as much room
+ * again as its load took, so new commands still enter the ring and time
+ * out there, as in a fixed ring, instead of waiting for room.  In a
+ * ring that has wrapped (head < tail) the new pages are reachable only
+ * once the tail wraps too: an entry that finds no room there grows the
+ * span once per wrap, for then, and waits.
  *
  * Context: Process context.  Expects cmdr_lock to be held.  Allocates
  * with TCMU_RING_GFP in a memalloc_noio scope.
  * Return: 0 if the entry fits now; -ENOSPC if it must wait for the
  * handler to complete entries; -E2BIG if it is too big for a span of
- * cmd_ring_size_mb; -ENOMEM if the span could not grow.
+ * cmd_ring_size_mb; -ENOMEM if it does not fit and the span could not
+ * grow.
  */
 int tcmu_cmdr_reserve(struct tcmu_device *td, u32 size)
 {
 	u32 cap = tcmu_span_cap(td);
-	u64 need, pages;
+	u64 used, need;
+	bool room;
 
 	lockdep_assert_held(&td->cmdr_lock);
 
@@ -232,21 +264,28 @@ int tcmu_cmdr_reserve(struct tcmu_device *td, u32 size)
 	need = 2 * ((u64)size + TCMU_OP_ALIGN_SIZE);
 	if (need > tcmu_span_bytes(cap))
 		return -E2BIG;
-	if (tcmu_cmdr_room(td, size))
-		return 0;
-	/*
-	 * A wrapped ring (head < tail) gains the new room only once its
-	 * tail wraps too: it grows once per wrap, not on every retry.
-	 */
-	if (td->span_pages >= cap ||
-	    (td->cmdr_head < td->cmdr_tail && td->cmdr_span > td->wrap_span))
+	room = tcmu_cmdr_room(td, size);
+	if (td->span_pages >= cap)
+		return room ? 0 : -ENOSPC;
+	if (td->cmdr_head < td->cmdr_tail) {
+		if (room)
+			return 0;
+		if (td->cmdr_span <= td->wrap_span) {
+			used = (u64)td->wrap_pos - td->cmdr_tail +
+			       td->cmdr_head + size + TCMU_OP_ALIGN_SIZE;
+			tcmu_cmdr_grow(td, 2 * used);
+		}
 		return -ENOSPC;
+	}
+	used = tcmu_cmdr_used_after(td, size);
+	if (room && 2 * used <= td->cmdr_span)
+		return 0;
 
-	need = max(need, (u64)td->cmdr_head + size + TCMU_OP_ALIGN_SIZE);
-	pages = DIV_ROUND_UP(need + TCMU_MB_SIZE, PAGE_SIZE);
-	pages = min_t(u64, max_t(u64, pages, 2ULL * td->span_pages), cap);
-	if (tcmu_span_set(td, pages))
-		return -ENOMEM;
+	need = max3(need, 2 * used,
+		    (u64)td->cmdr_head + size + TCMU_OP_ALIGN_SIZE);
+	if (tcmu_cmdr_grow(td, need))
+		return room ? 0 : -ENOMEM;
+	/* Only a span capped below the entry's end leaves it waiting. */
 	return tcmu_cmdr_room(td, size) ? 0 : -ENOSPC;
 }
 
@@ -306,6 +345,16 @@ void tcmu_cmdr_publish(struct tcmu_device *td, u32 size)
 }
 
 /*
+ * Does the ring hold no command: empty, or only the PAD the head last
+ * wrapped at (the handler has not moved its tail past it yet)?
+ */
+static bool tcmu_cmdr_idle(const struct tcmu_device *td)
+{
+	return td->cmdr_head == td->cmdr_tail ||
+	       (!td->cmdr_head && td->cmdr_tail == td->wrap_pos);
+}
+
+/*
  * The ring bytes that must stay in the span: up to the head (plus a PAD
  * header) and, in a wrapped ring, up to the PAD the head wrapped at.
  */
@@ -320,11 +369,14 @@ static u32 tcmu_cmdr_needed(const struct tcmu_device *td)
  * tcmu_cmdr_reclaim() - give an idle device's ring pages back
  * @td: the device, idle for data_idle_timeout
  *
- * The span shrinks to the pages the ring still needs (tcmu_cmdr_needed()),
- * at least TCMU_SPAN_MIN_PAGES; the handler's mappings of the others are
- * removed first (each page's lock waits for a fault in progress, as for
- * data blocks).  An empty ring whose head lies beyond the smallest span
- * is wrapped with a PAD first, and the handler kicked: once the handler
+ * Only a ring that holds no command shrinks (tcmu_cmdr_idle()): one
+ * whose handler stalled keeps its commands' entries and the room that
+ * tcmu_cmdr_reserve() kept beside them.  The span shrinks to the pages
+ * the ring still needs (tcmu_cmdr_needed()), at least
+ * TCMU_SPAN_MIN_PAGES; the handler's mappings of the others are removed
+ * first (each page's lock waits for a fault in progress, as for data
+ * blocks).  An empty ring whose head lies beyond the smallest span is
+ * wrapped with a PAD first, and the handler kicked: once the handler
  * has moved its tail past the PAD (tcmu-runner does that when it
  * completes its next command), a later call shrinks the span to its
  * smallest size.
@@ -343,6 +395,8 @@ unsigned long tcmu_cmdr_reclaim(struct tcmu_device *td)
 	/* The handler may have moved its tail without a kick. */
 	if (td->cmdr_head != td->cmdr_tail && tcmu_reap(td))
 		tcmu_run_qfull(td);
+	if (!tcmu_cmdr_idle(td))
+		return 0;
 	if (td->cmdr_head == td->cmdr_tail &&
 	    td->cmdr_head + TCMU_OP_ALIGN_SIZE > tcmu_span_bytes(min)) {
 		tcmu_cmdr_pad(td);
@@ -364,7 +418,7 @@ unsigned long tcmu_cmdr_reclaim(struct tcmu_device *td)
 				    (u64)(old - pages) << PAGE_SHIFT, 1);
 	if (tcmu_span_set(td, pages))
 		return 0;
-	/* Room from the smaller span on: it may grow again at once. */
+	/* A ring wrapped at its PAD may grow again at once. */
 	td->wrap_span = td->cmdr_span;
 	td->ring_reclaimed += old - pages;
 	pr_debug("%s: gave back %u ring pages\n", td->name, old - pages);
