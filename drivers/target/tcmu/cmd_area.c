@@ -247,10 +247,11 @@ static int tcmu_cmdr_grow(struct tcmu_device *td, u64 need)
  *
  * Context: Process context.  Expects cmdr_lock to be held.  Allocates
  * with TCMU_RING_GFP in a memalloc_noio scope.
- * Return: 0 if the entry fits now; -ENOSPC if it must wait for the
- * handler to complete entries; -E2BIG if it is too big for a span of
- * cmd_ring_size_mb; -ENOMEM if it does not fit and the span could not
- * grow.
+ * Return: 0 if the entry fits now; -EAGAIN if it must wait for the
+ * handler to complete entries of a wrapped ring below the cap (a ring of
+ * cmd_ring_size_mb would have room); -ENOSPC if it must wait in a span
+ * of cmd_ring_size_mb; -E2BIG if it is too big for that; -ENOMEM if it
+ * does not fit and the span could not grow.
  */
 int tcmu_cmdr_reserve(struct tcmu_device *td, u32 size)
 {
@@ -275,7 +276,7 @@ int tcmu_cmdr_reserve(struct tcmu_device *td, u32 size)
 			       td->cmdr_head + size + TCMU_OP_ALIGN_SIZE;
 			tcmu_cmdr_grow(td, 2 * used);
 		}
-		return -ENOSPC;
+		return -EAGAIN;
 	}
 	used = tcmu_cmdr_used_after(td, size);
 	if (room && 2 * used <= td->cmdr_span)

@@ -394,7 +394,9 @@ static enum tcmu_place_result tcmu_req_setup_entry(struct tcmu_device *td,
 		tcmu_req_put_blocks(req);
 		if (ret == -ENOMEM)
 			return tcmu_nomem_wait(td, TCMU_NOMEM_RING);
-		if (ret == -ENOSPC)
+		/* Behind a wrapped span: see tcmu_expire(). */
+		td->wrap_wait = ret == -EAGAIN;
+		if (ret == -ENOSPC || ret == -EAGAIN)
 			return TCMU_WAIT;
 		pr_warn_ratelimited("%s: request entry of %u bytes is too big for a %u MiB ring\n",
 				    td->name, *size, td->ring_mb);
@@ -478,6 +480,7 @@ static enum tcmu_place_result tcmu_try_place(struct tcmu_device *td,
 		return TCMU_FAIL;
 	}
 
+	td->wrap_wait = false;
 	res = tcmu_req_get_blocks(td, req);
 	if (res == TCMU_PLACED)
 		res = tcmu_req_setup_entry(td, req, sense, &size);
@@ -938,6 +941,7 @@ static void tcmu_expire(struct tcmu_device *td)
 {
 	struct tcmu_req *req, *tmp;
 	unsigned long now = jiffies;
+	u8 status;
 
 	lockdep_assert_held(&td->cmdr_lock);
 
@@ -953,13 +957,25 @@ static void tcmu_expire(struct tcmu_device *td)
 			tcmu_req_finish(req, SAM_STAT_CHECK_CONDITION);
 		}
 	}
-	/* QFULL -> DONE: waited too long for room. */
+	/*
+	 * QFULL -> DONE: waited too long for room: TASK SET FULL, as stock.
+	 * But while the queue waits only behind a wrapped span (its first
+	 * request had its blocks and lacks room that a ring of
+	 * cmd_ring_size_mb would have had), its requests would have been
+	 * in stock's ring, and timed out there: they fail as RING requests
+	 * do.  A stalled handler's LUN then fails commands in
+	 * cmd_time_out, rather than have the midlayer retry TASK SET FULL
+	 * for minutes.
+	 */
+	status = td->wrap_wait ? SAM_STAT_CHECK_CONDITION :
+				 SAM_STAT_TASK_SET_FULL;
 	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
 		if (!req->timed || time_before(now, req->deadline))
 			continue;
-		pr_debug("%s: queued request %p timed out\n", td->name, req);
+		pr_debug("%s: queued request %p timed out (status %#x)\n",
+			 td->name, req, status);
 		list_del_init(&req->node);
-		tcmu_req_finish(req, SAM_STAT_TASK_SET_FULL);
+		tcmu_req_finish(req, status);
 		tcmu_req_free(req);
 	}
 }
