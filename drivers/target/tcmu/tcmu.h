@@ -245,7 +245,7 @@ struct tcmu_device {
 	struct list_head qfull_list;	/* QFULL requests, oldest first */
 	struct list_head tmr_list;	/* TMR messages waiting for room */
 	bool nomem_retry;	/* a queued command failed for memory */
-	bool wrap_wait;		/* the last one waited behind a wrapped span */
+	bool wrap_wait;		/* last placement: no room, span wrapped */
 	u64 nomem_waits[TCMU_NOMEM_NR];	/* commands that waited, by cause */
 	unsigned long last_active;	/* jiffies of the last submit/reap */
 	/* Reclaim, in blocks: see tcmu_reclaim_tick(). */
