@@ -208,15 +208,18 @@ static bool tcmu_cmdr_room(const struct tcmu_device *td, u32 size)
 }
 
 /*
- * The ring bytes in use once an entry of @size is in, with the PAD
- * that goes before it if it would cross the span's end.  Only for a ring
- * that has not wrapped (head >= tail).
+ * The ring bytes in use once an entry of @size is in: in a wrapped ring
+ * (head < tail), up to its PAD and from 0 to the entry's end; otherwise
+ * from the tail, with the PAD that goes before the entry if it would
+ * cross the span's end.
  */
 static u64 tcmu_cmdr_used_after(const struct tcmu_device *td, u32 size)
 {
 	u32 head = td->cmdr_head, tail = td->cmdr_tail;
 	u64 end = (u64)head + size + TCMU_OP_ALIGN_SIZE;
 
+	if (head < tail)
+		return (u64)td->wrap_pos - tail + end;
 	if (end > td->cmdr_span)
 		return (u64)td->cmdr_span - tail + size + TCMU_OP_ALIGN_SIZE;
 	return end - tail;
@@ -271,11 +274,8 @@ int tcmu_cmdr_reserve(struct tcmu_device *td, u32 size)
 	if (td->cmdr_head < td->cmdr_tail) {
 		if (room)
 			return 0;
-		if (td->cmdr_span <= td->wrap_span) {
-			used = (u64)td->wrap_pos - td->cmdr_tail +
-			       td->cmdr_head + size + TCMU_OP_ALIGN_SIZE;
-			tcmu_cmdr_grow(td, 2 * used);
-		}
+		if (td->cmdr_span <= td->wrap_span)
+			tcmu_cmdr_grow(td, 2 * tcmu_cmdr_used_after(td, size));
 		return -EAGAIN;
 	}
 	used = tcmu_cmdr_used_after(td, size);
