@@ -16,6 +16,10 @@
 #                             injection: scripts/build-debug-kernel.sh);
 #                             timeouts are tripled on it
 #       --mem MB              guest RAM (default 2048)
+#       --cpu MODEL           QEMU's -cpu (default: $TCMU_VM_CPU, else max);
+#                             make bench uses max,-erms (see bench.sh)
+#       --plugin SPEC         load a TCG plugin (QEMU's -plugin SPEC), as
+#                             make bench does its instruction counter
 #       --shell               no tests: boot the guest with the module
 #                             loaded and a shell on this terminal, for a
 #                             fast edit/test loop (make; vm.sh --shell;
@@ -66,6 +70,8 @@ module=${MODULE:-ours}
 kernel=${KERNEL:-debian}
 results=
 mem=${TCMU_VM_MEM:-2048}
+cpu=${TCMU_VM_CPU:-max}
+plugin=
 list=0
 show=0
 shell=0
@@ -77,6 +83,8 @@ while [ $# -gt 0 ]; do
 	-r|--results) results=$2; shift ;;
 	-k|--kernel) kernel=$2; shift ;;
 	--mem) mem=$2; shift ;;
+	--cpu) cpu=$2; shift ;;
+	--plugin) plugin=$2; shift ;;
 	-l|--list) list=1 ;;
 	-s|--show) show=1 ;;
 	--shell) shell=1 ;;
@@ -214,7 +222,7 @@ if [ -f "$here/handler/Makefile" ]; then
 	make -s -C "$here/handler" >&2
 fi
 mkdir -p "$here/build"
-for b in reclaim-probe ackwrite fragment tcmu-nl; do
+for b in reclaim-probe ackwrite fragment tcmu-nl tcmu-mark; do
 	gcc -O2 -Wall -Wextra -Werror -o "$here/build/$b" "$here/$b.c"
 done
 
@@ -237,7 +245,7 @@ done
 install -m 755 "$here/guest/initramfs-init" "$ird/init"
 cp "$here/guest/init.sh" "$here/guest/lib.sh" "$here/guest/kreport.sh" "$ird/tcmu/"
 cp "$here"/tests/*.sh "$ird/tcmu/tests/"
-for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite,fragment,tcmu-nl}; do
+for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite,fragment,tcmu-nl,tcmu-mark}; do
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
 done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
@@ -387,10 +395,11 @@ boot() {
 
 # The guest: the runner's console, then its KTAP stream, are the serial
 # ports given after these.
-qemu=(-accel "tcg,thread=multi" -smp 2 -m "$mem" -cpu max -display none
+qemu=(-accel "tcg,thread=multi" -smp 2 -m "$mem" -cpu "$cpu" -display none
       -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio"
       -nic none
       -drive "file=$rootfs,if=virtio,format=raw,snapshot=on")
+[ -n "$plugin" ] && qemu+=(-plugin "$plugin")
 
 if [ $shell = 1 ]; then
 	{

@@ -10,7 +10,13 @@
 #   2. one VM boot running tests/bench.sh: stock and ours alternately
 #      (ABBA, TCMU_BENCH_ROUNDS rounds), fio through tcmu-ramd and
 #      tcmu-runner's qcow handler, memory per device, many devices, where
-#      the time goes;
+#      the time goes.  The guest CPU is "max,-erms": with ERMS the
+#      kernel's memcpy and clear_page run as rep movsb/stosb, which QEMU
+#      7.2's TCG runs 5-8x slower than rep movsq/stosq, so copies would
+#      weigh far more than on hardware.  QEMU loads bench/insn-count.c, a
+#      TCG plugin counting the guest kernel's instructions per module
+#      page, snapshotted around every fio job (tcmu-mark): instructions
+#      per I/O in each module;
 #   3. bench/report.py: results/bench/RESULTS.md, summary.json, *.png.
 #
 # Usage: bench.sh [--quick] [--no-vm] [--no-alloc]
@@ -19,7 +25,8 @@
 # module as it was at that revision, and run it as a third module,
 # "base", in the same boot's fio, small and mem1 rounds: the report
 # then gives ours/base beside ours/stock (a change's before and after).
-# Env: TCMU_BENCH_ROUNDS (3), TCMU_BENCH_RUNTIME (5), TCMU_BENCH_RAMP (2),
+# Env: TCMU_BENCH_ROUNDS (10), TCMU_BENCH_RUNTIME (3), TCMU_BENCH_RAMP (1),
+#      TCMU_BENCH_INSNS (1; 0: no instruction counts, no plugin),
 #      TCMU_BENCH_PARTS ("fio small mem1 devs trace"), TCMU_BENCH_MEM (2048
 #      MiB of guest RAM), BENCH_OUT (results/bench).
 # Host packages beyond make check's: valgrind (instruction counts) and
@@ -62,9 +69,10 @@ if [ $quick = 1 ]; then
 	export TCMU_BENCH_RUNTIME=${TCMU_BENCH_RUNTIME:-2}
 	export TCMU_BENCH_RAMP=${TCMU_BENCH_RAMP:-1}
 fi
-rounds=${TCMU_BENCH_ROUNDS:-3}
+rounds=${TCMU_BENCH_ROUNDS:-10}
 export TCMU_BENCH_ROUNDS=$rounds
 mem=${TCMU_BENCH_MEM:-2048}
+cpu=max,-erms
 
 # 1. the allocator
 kernel_dir=$("$top/scripts/fetch-kernel.sh" --source | tail -n1)
@@ -101,10 +109,24 @@ if [ $vm = 1 ] && [ -n "${BENCH_BASE:-}" ]; then
 	export TCMU_BASE_KO=$base_dir/drivers/target/tcmu/target_core_user.ko
 	base_rev=$(git -C "$top" rev-parse --short "$BENCH_BASE")
 fi
+vmargs=()
+rm -f "$out/insns.txt"
+if [ $vm = 1 ] && [ "${TCMU_BENCH_INSNS:-1}" = 1 ]; then
+	if api=$("$top/scripts/fetch-qemu-plugin-api.sh" | tail -n1); then
+		mkdir -p "$tcmu/build"
+		gcc -shared -fPIC -O2 -Wall -Wextra -Werror -I"$api" \
+			-o "$tcmu/build/insn-count.so" "$here/insn-count.c"
+		vmargs=(--plugin "$tcmu/build/insn-count.so,out=$out/insns.txt")
+		export TCMU_BENCH_MARKS=1
+	else
+		say "no qemu-plugin.h: no instruction counts"
+	fi
+fi
 if [ $vm = 1 ]; then
-	say "VM: $rounds rounds of stock and ours${BENCH_BASE:+ and base} (ABBA), ${mem} MiB guest"
+	say "VM: $rounds rounds of stock and ours${BENCH_BASE:+ and base} (ABBA), ${mem} MiB guest, -cpu $cpu"
 	set +e
-	"$tcmu/vm.sh" --module ours --mem "$mem" -r "$out/vm" bench
+	"$tcmu/vm.sh" --module ours --mem "$mem" --cpu "$cpu" "${vmargs[@]}" \
+		-r "$out/vm" bench
 	rc=$?
 	set -e
 	[ $rc = 0 ] || say "the VM run failed ($rc): the report covers what it got"
@@ -115,13 +137,13 @@ need gnuplot gnuplot-nox || true
 secs=$(( $(date +%s) - start ))
 cmd="make bench"
 [ $quick = 1 ] && cmd="tools/testing/tcmu/bench/bench.sh --quick"
-[ -n "${TCMU_BENCH_ROUNDS:-}" ] && [ "$rounds" != 3 ] && cmd="TCMU_BENCH_ROUNDS=$rounds $cmd"
-python3 "$here/report.py" --vm "$out/vm/bench.log" \
+[ -n "${TCMU_BENCH_ROUNDS:-}" ] && [ "$rounds" != 10 ] && cmd="TCMU_BENCH_ROUNDS=$rounds $cmd"
+python3 "$here/report.py" --vm "$out/vm/bench.log" --insns "$out/insns.txt" \
 	--alloc "$out/alloc-bench.tsv" --callgrind "$out/callgrind" --out "$out" \
 	--meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	--meta "command=$cmd" \
 	--meta "host=$(nproc) CPUs, $(awk '/^MemTotal:/ { print int($2 / 1048576) }' /proc/meminfo) GiB, load $(cut -d' ' -f1-3 /proc/loadavg) at the end" \
-	--meta "guest=$mem MiB, 2 vCPUs, QEMU TCG (no KVM)" \
+	--meta "guest=$mem MiB, 2 vCPUs, QEMU $(dpkg-query -W -f '${Version}' qemu-system-x86 2>/dev/null) TCG (no KVM), -cpu $cpu" \
 	--meta "handlers=tcmu-ramd (tools/testing/tcmu/handler), tcmu-runner qcow (Debian)" \
 	--meta "runtime=${secs} s" \
 	${base_rev:+--meta "base=our module at $base_rev ($(git -C "$top" log -1 --format=%s "$base_rev"))"}

@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 """report.py - tables and plots from a make bench run.
 
-  report.py --vm LOG [--alloc TSV] [--callgrind DIR] --out DIR [--meta K=V...]
+  report.py --vm LOG [--insns FILE] [--alloc TSV] [--callgrind DIR] --out DIR
+            [--meta K=V...]
   report.py --check LOG      parse a bench log (the smoke's), print the
                              tables, exit 1 if records are missing or bad
 
 LOG is the guest's log of tests/bench.sh (or bench-smoke), as vm.sh wrote
-it: one "@@BENCH <json>" line per figure.  TSV is tcmu-alloc-bench's
+it: one "@@BENCH <json>" line per figure.  FILE holds the snapshots of
+bench/insn-count.c, the QEMU plugin that counts the guest kernel's
+instructions per module page.  TSV is tcmu-alloc-bench's
 output, DIR holds its callgrind dumps (one per cell).  Writes
 DIR/RESULTS.md (Markdown), DIR/summary.json and, when gnuplot is
 installed, DIR/*.png.  Only the standard library is used.
@@ -15,6 +18,7 @@ installed, DIR/*.png.  Only the standard library is used.
 import argparse
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -22,9 +26,20 @@ import statistics
 import subprocess
 import sys
 
-# "base": our module at an earlier revision (make bench BENCH_BASE=...)
-MODULES = ("stock", "ours", "base")
+# "base": our module at an earlier revision (make bench BENCH_BASE=...);
+# "rd_mcp": the in-kernel RAM disk on the same tcm_loop path (the ceiling)
+MODULES = ("stock", "ours", "base", "rd_mcp")
+HANDLERS = ("ramd", "floor", "qcow")
+HANDLER_DESC = {
+    "ramd": "tcmu-ramd",
+    "floor": "the ring's round trip: tcmu-ramd --no-data, 512 B",
+    "qcow": "tcmu-runner qcow",
+}
+# The ceiling stands beside these handlers' jobs (rd_mcp runs them too).
+RD_HANDLERS = ("ramd", "floor")
 JOB_DESC = {
+    "fl512-qd1": "512 B randread, QD1",
+    "fl512-qd32": "512 B randread, QD32",
     "rr4k-qd1": "4k randread, QD1",
     "rr4k-qd32": "4k randread, QD32",
     "rw4k-qd1": "4k randwrite, QD1",
@@ -89,19 +104,54 @@ def fio_table(recs):
         if r["kind"] != "fio" or r["round"] == 0:
             continue
         f = fio_figures(r["res"])
-        t.setdefault((r["handler"], r["job"]), {}).setdefault(
+        h = "rd" if r["module"] == "rd_mcp" else r["handler"]
+        t.setdefault((h, r["job"]), {}).setdefault(
             r["module"], {})[r["round"]] = f
     return t
 
 
-def ratios(cell, metric, den="stock"):
-    """Per-round ours/DEN (the ABBA pairs) and the ratio of medians."""
-    s, o = cell.get(den, {}), cell.get("ours", {})
+# Student's t, two-sided 95%, by degrees of freedom (then 1.96).
+T975 = (None, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+        2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110,
+        2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042)
+
+
+def pair_ci(pairs):
+    """Geometric mean of the per-round ratios and its 95% confidence
+    interval (t on the logs: a ratio's noise is multiplicative); the
+    interval is None below two pairs."""
+    logs = [math.log(p) for p in pairs if p and p > 0]
+    if not logs:
+        return None, None
+    m = statistics.mean(logs)
+    if len(logs) < 2:
+        return math.exp(m), None
+    n = len(logs)
+    h = (T975[n - 1] if n - 1 < len(T975) else 1.96) * \
+        statistics.stdev(logs) / math.sqrt(n)
+    return math.exp(m), (math.exp(m - h), math.exp(m + h))
+
+
+def ratios(cell, metric, den="stock", num="ours"):
+    """Per-round NUM/DEN (the ABBA pairs), their geometric mean and its
+    95% interval."""
+    s, o = cell.get(den, {}), cell.get(num, {})
     pairs = [o[k][metric] / s[k][metric] for k in sorted(set(s) & set(o))
              if s[k][metric]]
-    ms = med([v[metric] for v in s.values()])
-    mo = med([v[metric] for v in o.values()])
-    return (mo / ms if ms and mo is not None else None), pairs
+    gm, ci = pair_ci(pairs)
+    return gm, ci, pairs
+
+
+def fmt_ci(gm, ci):
+    """"1.08 [1.02–1.15] >1": the ratio, its interval, and on which side
+    of 1 it lies when the interval excludes 1."""
+    if gm is None:
+        return "-"
+    if ci is None:
+        return f"**{gm:.2f}**"
+    side = " >1" if ci[0] > 1 else (" <1" if ci[1] < 1 else "")
+    return f"**{gm:.2f}** [{ci[0]:.2f}–{ci[1]:.2f}]{side}"
 
 
 def fio_markdown(t, handlers):
@@ -113,11 +163,15 @@ def fio_markdown(t, handlers):
                       if k[1] in JOB_ORDER else 99)
         if not keys:
             continue
-        lines += [f"#### {h}", "",
+        lines += [f"#### {HANDLER_DESC.get(h, h)}", "",
                   "| job | module | rounds | IOPS (median, spread) | MiB/s | p50 µs | p99 µs |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for k in keys:
-            cell = t[k]
+            cell = dict(t[k])
+            rd = t.get(("rd", k[1]), {}).get("rd_mcp") \
+                if h in RD_HANDLERS else None
+            if rd:
+                cell["rd_mcp"] = rd
             for m in MODULES:
                 v = list(cell.get(m, {}).values())
                 if not v:
@@ -129,34 +183,128 @@ def fio_markdown(t, handlers):
                     f"{fmt(med([x['bw_mib'] for x in v]))} | "
                     f"{fmt(med([x['p50_us'] for x in v]))} | "
                     f"{fmt(med([x['p99_us'] for x in v]))} |")
-            ri, pi = ratios(cell, "iops")
-            r50, _ = ratios(cell, "p50_us")
-            r99, _ = ratios(cell, "p99_us")
-            rng = (f" (rounds {min(pi):.2f}–{max(pi):.2f})"
-                   if len(pi) > 1 else "")
-            lines.append(
-                f"| | **ours/stock** | | **{fmt(ri, 2)}**{rng} | "
-                f"{fmt(ratios(cell, 'bw_mib')[0], 2)} | {fmt(r50, 2)} | "
-                f"{fmt(r99, 2)} |")
-            summary[f"{h}/{k[1]}"] = {
-                "iops_ratio": ri, "iops_ratio_rounds": pi,
-                "p50_ratio": r50, "p99_ratio": r99,
-                "stock_iops": med([x["iops"] for x in cell.get("stock", {}).values()]),
-                "ours_iops": med([x["iops"] for x in cell.get("ours", {}).values()]),
-            }
-            if cell.get("base"):
-                rb, pb = ratios(cell, "iops", "base")
-                rng = (f" (rounds {min(pb):.2f}–{max(pb):.2f})"
-                       if len(pb) > 1 else "")
+            sm = summary[f"{h}/{k[1]}"] = {}
+            for den in ("stock", "base", "rd_mcp"):
+                if not cell.get(den) or not cell.get("ours"):
+                    continue
+                ri, ci, pi = ratios(cell, "iops", den)
+                r50, c50, _ = ratios(cell, "p50_us", den)
+                r99, c99, _ = ratios(cell, "p99_us", den)
                 lines.append(
-                    f"| | **ours/base** | | **{fmt(rb, 2)}**{rng} | "
-                    f"{fmt(ratios(cell, 'bw_mib', 'base')[0], 2)} | "
-                    f"{fmt(ratios(cell, 'p50_us', 'base')[0], 2)} | "
-                    f"{fmt(ratios(cell, 'p99_us', 'base')[0], 2)} |")
-                summary[f"{h}/{k[1]}"].update({
-                    "iops_ratio_base": rb, "iops_ratio_base_rounds": pb,
-                    "base_iops": med([x["iops"] for x in cell["base"].values()])})
+                    f"| | **ours/{den}** | {len(pi)} pairs | {fmt_ci(ri, ci)} | "
+                    f"{fmt(ratios(cell, 'bw_mib', den)[0], 2)} | "
+                    f"{fmt_ci(r50, c50)} | {fmt_ci(r99, c99)} |")
+                sfx = "" if den == "stock" else "_" + den.split("_")[0]
+                sm.update({
+                    f"iops_ratio{sfx}": ri, f"iops_ci{sfx}": ci,
+                    f"iops_ratio{sfx}_rounds": pi,
+                    f"p50_ratio{sfx}": r50, f"p50_ci{sfx}": c50,
+                    f"p99_ratio{sfx}": r99,
+                    f"{den}_iops": med([x["iops"] for x in cell[den].values()]),
+                })
+            sm["ours_iops"] = med([x["iops"] for x in cell.get("ours", {}).values()])
         lines.append("")
+    return lines, summary
+
+
+def insn_snapshots(path):
+    """bench/insn-count.c's output: {seq: (core, {page address: count})}.
+    A snapshot lists only the pages that changed since the one before."""
+    snaps, pages, cur = {}, {}, None
+    if not path or not os.path.exists(path):
+        return snaps
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if not w:
+                continue
+            if w[0] == "mark":
+                cur = (int(w[1]), int(w[3]))
+            elif w[0] == "pg" and cur:
+                pages[int(w[1], 16)] = int(w[2])
+            elif w[0] == "end" and cur:
+                snaps[cur[0]] = (cur[1], dict(pages))
+                cur = None
+    return snaps
+
+
+def add_insns(recs, snaps):
+    """Each fio record's instructions, from the snapshots around it: per
+    module of its "mods" (pages in [base, base + size)), and the rest of
+    the kernel ("core"), into its "cnt" as insn_<module>."""
+    for r in recs:
+        mk = r.get("marks")
+        if r["kind"] != "fio" or not r.get("cnt") or not mk or \
+                None in mk or mk[0] not in snaps or mk[1] not in snaps:
+            continue
+        (c0, p0), (c1, p1) = snaps[mk[0]], snaps[mk[1]]
+        r["cnt"]["insn_core"] = c1 - c0
+        for name, (base, size) in (r.get("mods") or {}).items():
+            b = int(base, 16)
+            r["cnt"][f"insn_{name}"] = sum(
+                n - p0.get(a, 0) for a, n in p1.items() if b <= a < b + size)
+
+
+# Work per command, from the "cnt" of each measured fio record.
+WORK = (
+    ("i_tcmu", "insns in target_core_user", lambda c: c.get("insn_target_core_user")),
+    ("i_core", "insns in target_core_mod", lambda c: c.get("insn_target_core_mod")),
+    ("i_loop", "insns in tcm_loop", lambda c: c.get("insn_tcm_loop")),
+    ("i_kern", "insns in the rest of the kernel", lambda c: c.get("insn_core")),
+    ("ctxt", "context switches", lambda c: c["ctxt"]),
+    ("ipi", "IPIs (RES+CAL+TLB)", lambda c: c["ipi_res"] + c["ipi_cal"] + c["ipi_tlb"]),
+    ("flt", "handler minor faults", lambda c: c["handler_minflt"]),
+    ("h_us", "handler CPU µs", lambda c: c["handler_ticks"] * 1e6 / c["hz"]),
+    ("sys_us", "system CPU µs", lambda c: c["sys_ticks"] * 1e6 / c["hz"]),
+    ("usr_us", "user CPU µs", lambda c: c["usr_ticks"] * 1e6 / c["hz"]),
+    ("mtx", "mutex contentions", lambda c: c["mutex_contended"]),
+)
+
+
+def work_table(recs):
+    """{(handler, job): {module: {key: [per-command figure per round]}}}"""
+    t = {}
+    for r in recs:
+        c = r.get("cnt")
+        if r["kind"] != "fio" or r["round"] == 0 or not c or not c["ios"]:
+            continue
+        row = t.setdefault((r["handler"], r["job"]), {}).setdefault(r["module"], {})
+        for k, _, f in WORK:
+            v = f(c)
+            if v is not None:
+                row.setdefault(k, []).append(v / c["ios"])
+    return t
+
+
+def work_markdown(recs):
+    t = work_table(recs)
+    if not t:
+        return [], {}
+    lines = ["Per command (fio's I/Os as the block layer completed them, the"
+             " ramp included), medians over the rounds; ours/stock is the"
+             " ratio of the medians.  CPU times are tick-sampled (1/USER_HZ):"
+             " read them over many commands only.", "",
+             "| handler | job | module | " + " | ".join(d for _, d, _ in WORK) + " |",
+             "| --- | --- | --- | " + " | ".join("---" for _ in WORK) + " |"]
+    summary = {}
+    keys = sorted(t, key=lambda k: (HANDLERS.index(k[0]) if k[0] in HANDLERS else 9,
+                                    JOB_ORDER.index(k[1]) if k[1] in JOB_ORDER else 99))
+    for k in keys:
+        cell = t[k]
+        for m in MODULES:
+            if m not in cell:
+                continue
+            fig = {w: med(cell[m].get(w, [])) for w, _, _ in WORK}
+            summary.setdefault(f"{k[0]}/{k[1]}", {})[m] = fig
+            lines.append(f"| {k[0]} | {JOB_DESC.get(k[1], k[1])} | {m} | " +
+                         " | ".join(fmt(fig[w], 2 if fig[w] is not None and fig[w] < 100 else None)
+                                    for w, _, _ in WORK) + " |")
+        if "ours" in cell and "stock" in cell:
+            o, s_ = summary[f"{k[0]}/{k[1]}"]["ours"], summary[f"{k[0]}/{k[1]}"]["stock"]
+            lines.append("| | | **ours/stock** | " + " | ".join(
+                fmt(o[w] / s_[w], 2) if o[w] is not None and s_[w] else "-"
+                for w, _, _ in WORK) + " |")
+    lines.append("")
     return lines, summary
 
 
@@ -257,6 +405,51 @@ def mem_markdown(recs):
                    "maxdevs_at": {m: (mx[m]["n"], mx[m]["memfree_drop_kib"],
                                       mx[m]["vmalloc_kib"]) for m in mx},
                    "maxdevs": {m: mx[m]["n"] for m in mx}}
+
+
+def burst_markdown(recs):
+    """The periodic bursts: each variant's MiB/s (median over the
+    bursts) and its time-averaged memory, against stock's."""
+    bw, mem = {}, {}
+    for r in recs:
+        key = (r.get("module"), r.get("variant"))
+        if r["kind"] == "burst":
+            bw.setdefault(key, []).append(fio_figures(r["res"])["bw_mib"])
+        elif r["kind"] == "burstmem":
+            mem[key] = r
+    if not mem:
+        return [], {}
+    st_bw = med(bw.get(("stock", "reclaim"), []))
+    st_mem = mem.get(("stock", "reclaim"), {}).get("avg_memfree_drop_kib")
+    any_m = next(iter(mem.values()))
+    lines = ["#### Periodic bursts: the price of reclaim", "",
+             f"A burst of 1M writes every {any_m['period_s']} s, "
+             f"{any_m['cycles']} times, on one tcmu-ramd --no-data device; "
+             "memory is the MemFree drop from before the device was made, "
+             "sampled every second over the whole time.  keep: ours with "
+             "data_keep_pages=1 (reclaim off).", "",
+             "| module | reclaim | MiB/s (median) | /stock | average memory MiB | /stock | peak MiB | our data pages, average | peak |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    summary = {}
+    for key in sorted(mem, key=lambda k: (MODULES.index(k[0]) if k[0] in MODULES else 9,
+                                          k[1] != "reclaim")):
+        m = mem[key]
+        b = med(bw.get(key, []))
+        avg = m["avg_memfree_drop_kib"]
+        ours = key[0] != "stock"
+        lines.append(
+            f"| {key[0]} | {'off' if key[1] == 'keep' else 'on'} | {fmt(b)} | "
+            f"{fmt(b / st_bw, 2) if b and st_bw else '-'} | {fmt(avg / 1024.0)} | "
+            f"{fmt(avg / st_mem, 2) if st_mem and st_mem > 0 else '-'} | "
+            f"{fmt(m['max_memfree_drop_kib'] / 1024.0)} | "
+            f"{fmt(m['avg_data_pages']) if ours else 'n/a'} | "
+            f"{fmt(m['max_data_pages']) if ours else 'n/a'} |")
+        summary[f"{key[0]}/{key[1]}"] = {
+            "mib_s": b, "avg_mem_kib": avg,
+            "mib_s_ratio": b / st_bw if b and st_bw else None,
+            "mem_ratio": avg / st_mem if st_mem and st_mem > 0 else None}
+    lines.append("")
+    return lines, summary
 
 
 def trace_markdown(recs):
@@ -366,9 +559,9 @@ def plots(outdir, fio_sum, mem_sum, alloc_sum):
         row = [job]
         for h in ("ramd", "qcow"):
             s = fio_sum.get(f"{h}/{job}")
-            if s and s["iops_ratio"]:
-                pr = s["iops_ratio_rounds"] or [s["iops_ratio"]]
-                row += [s["iops_ratio"], min(pr), max(pr)]
+            if s and s.get("iops_ratio"):
+                lo, hi = s.get("iops_ci") or (s["iops_ratio"],) * 2
+                row += [s["iops_ratio"], lo, hi]
             else:
                 row += ["NaN"] * 3
         if any(x != "NaN" for x in row[1:]):
@@ -379,7 +572,7 @@ def plots(outdir, fio_sum, mem_sum, alloc_sum):
                 f.write(" ".join(str(x) for x in r) + "\n")
         png = os.path.join(outdir, "fio-ratio.png")
         if gnuplot(term + f"""set output '{png}'
-set title 'IOPS ours/stock (median; bars: per-round ABBA pairs)'
+set title 'IOPS ours/stock (geometric mean of the ABBA pairs; bars: 95% interval)'
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.6 border -1
@@ -455,6 +648,7 @@ plot '{dat}' using 2:xtic(1) title 'ours (XArray marks)', '' using 3 title 'bitm
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vm")
+    ap.add_argument("--insns")
     ap.add_argument("--alloc")
     ap.add_argument("--callgrind")
     ap.add_argument("--out")
@@ -469,6 +663,7 @@ def main():
             return 1
         log = None	# no VM part (bench.sh --no-vm, or it failed early)
     recs = records(log) if log else []
+    add_insns(recs, insn_snapshots(a.insns))
     info = next((r for r in recs if r["kind"] == "info"), {})
     md = []
     meta = dict(kv.split("=", 1) for kv in a.meta)
@@ -477,17 +672,25 @@ def main():
         md += ["| | |", "| --- | --- |"]
         for k, v in meta.items():
             md.append(f"| {k} | {v} |")
-        for k in ("kernel", "cpus", "mem_kib", "rounds", "runtime_s", "ramp_s", "fio", "runner"):
+        for k in ("kernel", "cpus", "cpu", "erms", "mem_kib", "rounds", "runtime_s", "ramp_s", "fio", "runner"):
             if k in info:
                 md.append(f"| guest {k} | {info[k]} |")
         md.append("")
     t = fio_table(recs)
-    fl, fio_sum = fio_markdown(t, ("ramd", "qcow"))
+    fl, fio_sum = fio_markdown(t, HANDLERS)
     if fl:
-        md += ["## fio through tcm_loop (ours/stock: ratio of the medians; "
-               "rounds: the per-round pairs)", ""] + fl
+        md += ["## fio through tcm_loop", "",
+               "ours/X: the geometric mean of the per-round ratios (ours and X"
+               " in the same round, ABBA order), in brackets its 95% confidence"
+               " interval, then >1 or <1 when the interval excludes 1.  rd_mcp:"
+               " the in-kernel RAM disk on the same path, the ceiling.", ""] + fl
+    wl, work_sum = work_markdown(recs)
+    if wl:
+        md += ["## Work per command", ""] + wl
     ml, mem_sum = mem_markdown(recs)
     ml += reclaim_markdown(recs)
+    bl, burst_sum = burst_markdown(recs)
+    ml += bl
     if ml:
         md += ["## Memory", ""] + ml
     tl = trace_markdown(recs)
@@ -504,8 +707,10 @@ def main():
             kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
         bad = [k for k in ("info", "fio", "mem1", "devs", "maxdevs", "done")
                if not kinds.get(k)]
-        if not fio_sum or any(v["iops_ratio"] is None for v in fio_sum.values()):
+        if not fio_sum or any(v.get("iops_ratio") is None for v in fio_sum.values()):
             bad.append("ratios")
+        if not work_sum:
+            bad.append("work counts")
         if bad:
             print(f"report.py: missing or bad: {', '.join(bad)}", file=sys.stderr)
             return 1
@@ -519,7 +724,8 @@ def main():
     with open(os.path.join(a.out, "RESULTS.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(a.out, "summary.json"), "w") as f:
-        json.dump({"info": info, "meta": meta, "fio": fio_sum, "mem": mem_sum,
+        json.dump({"info": info, "meta": meta, "fio": fio_sum,
+                   "work": work_sum, "burst": burst_sum, "mem": mem_sum,
                    "alloc": alloc_sum}, f, indent=1, default=str)
     print(f"report.py: wrote {a.out}/RESULTS.md" +
           (f" and {len(made)} plots" if made else " (no gnuplot: no plots)"))

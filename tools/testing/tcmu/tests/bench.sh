@@ -12,17 +12,29 @@
 #
 # One boot, the same handler and LUN setup for both modules; use_module
 # swaps target_core_user between rounds, in the reverse order every
-# other round (stock ours | ours stock | ...: ABBA), and a third module,
-# "base" (our module at an earlier revision, make bench BENCH_BASE=...),
-# joins the fio, small and mem1 rounds when vm.sh brought one:
+# other round (stock ours rd_mcp | rd_mcp ours stock | ...: ABBA), and a
+# third module, "base" (our module at an earlier revision, make bench
+# BENCH_BASE=...), joins the fio, small and mem1 rounds when vm.sh
+# brought one.  fio runs on vCPU 0, the handler on vCPU 1 (taskset).
 #   fio   per round and module: tcmu-ramd (RAM disk, raw ABI: the kernel
 #         path isolated) and tcmu-runner's qcow handler, both exported
 #         through tcm_loop with hw_max_sectors 2048 (1 MiB commands):
 #         4k randread/randwrite at iodepth 1 and 32, 64k randrw 50/50 at
 #         iodepth 16, 1M sequential write at iodepth 64 (--output-format
 #         json, reduced in the guest to IOPS, bandwidth, clat p50/p99);
-#   small the 1M iodepth-64 job on tcmu-ramd with max_data_area_mb 1, 4;
-#   mem1  per round and module: one tcmu-ramd device (--no-data: its RAM
+#         the ring's round trip alone: 512 B randread at iodepth 1 and
+#         32 on tcmu-ramd --no-data ("floor");
+#         and once per round, as a fourth "module", the same ramd and
+#         floor jobs on an in-kernel rd_mcp LUN through the same
+#         tcm_loop path: no ring, no handler, the ceiling.
+#         Beside each job, the work it cost (the "cnt" of its record):
+#         commands completed (/sys/block), context switches, RES/CAL/TLB
+#         IPIs, lock contention events (lock:contention_begin, in a
+#         trace instance of our own), the handler's minor faults and CPU
+#         time, the guest's user/system CPU time;
+#   small the 1M iodepth-64 job on tcmu-ramd with max_data_area_mb 1, 4
+#         (the first $mem_rounds rounds);
+#   mem1  the first $mem_rounds rounds, per module: one tcmu-ramd device (--no-data: its RAM
 #         disk stays empty) on a LUN, /proc/meminfo
 #         (MemFree, VmallocUsed) deltas and our counters (data and
 #         ring pages) right after
@@ -33,19 +45,27 @@
 #         devices, then more until MemAvailable would drop below
 #         $floor_mb MiB, a creation fails or the cap ($devs_cap): "the
 #         most devices" and what stopped them;
+#   burst per module, once (ours twice: reclaim as configured, and
+#         data_keep_pages=1, reclaim off): the price of the reclaim
+#         heuristic.  One tcmu-ramd device (--no-data) on a LUN; every
+#         $burst_period s a burst of $burst_io_mb MiB of 1M writes at
+#         iodepth 64, $burst_cycles times; each burst's MiB/s, and
+#         MemFree sampled every second over the whole time (its drop
+#         from before the device was made), with our data pages;
 #   trace per module, once: tcmu-ramd --stats at 4k randread/randwrite
 #         iodepth 32, with data and with --no-data (the floor), then
 #         ftrace function_graph on the module's functions during the run.
 #
 # Knobs (environment; vm.sh passes TCMU_BENCH_* into the guest):
-#   TCMU_BENCH_ROUNDS (3)  TCMU_BENCH_RUNTIME (5 s)  TCMU_BENCH_RAMP (2 s)
-#   TCMU_BENCH_PARTS ("fio small mem1 devs trace")  TCMU_BENCH_SMOKE (0)
+#   TCMU_BENCH_ROUNDS (10)  TCMU_BENCH_RUNTIME (3 s)  TCMU_BENCH_RAMP (1 s)
+#   TCMU_BENCH_PARTS ("fio small mem1 burst devs trace")  TCMU_BENCH_SMOKE (0)
 . /tcmu/lib.sh
 
-rounds=${TCMU_BENCH_ROUNDS:-3}
-runtime=${TCMU_BENCH_RUNTIME:-5}
-ramp=${TCMU_BENCH_RAMP:-2}
-parts=${TCMU_BENCH_PARTS:-fio small mem1 devs trace}
+rounds=${TCMU_BENCH_ROUNDS:-10}
+runtime=${TCMU_BENCH_RUNTIME:-3}
+ramp=${TCMU_BENCH_RAMP:-1}
+mem_rounds=3			# small and mem1 run in the first rounds only
+parts=${TCMU_BENCH_PARTS:-fio small mem1 burst devs trace}
 smoke=${TCMU_BENCH_SMOKE:-0}
 size_mb=128			# each LUN
 idle_wait=15			# data_idle_timeout (10 s) + reclaim period + slack
@@ -62,18 +82,27 @@ jobs=(
 	"rrw64k-qd16 --rw=randrw --rwmixread=50 --bs=64k --iodepth=16"
 	"sw1m-qd64 --rw=write --bs=1M --iodepth=64"
 )
+floor_jobs=(
+	"fl512-qd1 --rw=randread --bs=512 --iodepth=1"
+	"fl512-qd32 --rw=randread --bs=512 --iodepth=32"
+)
 qcow_jobs=("${jobs[@]}")
 all_jobs=("${jobs[@]}")
+fio_cpu=0			# fio's vCPU; the handler gets the other one
+handler_cpu=1
 small_mb=(1 4)
 trace_jobs=(rr4k-qd32 rw4k-qd32 sw1m-qd64)
 trace_modes=(data nodata ftrace)
 trace_win=1
 trace_modules="stock ours"
 burst_mb=64
+burst_io_mb=256 burst_period=20 burst_cycles=5
 if [ "$smoke" = 1 ]; then
+	burst_io_mb=16 burst_period=2 burst_cycles=1
 	rounds=1 runtime=1 ramp=0 idle_wait=0 size_mb=32
 	qcow_jobs=("${jobs[0]}")
 	jobs=("${jobs[5]}")
+	floor_jobs=("${floor_jobs[1]}")
 	burst_mb=16
 	trace_modules=ours
 	small_mb=(1)
@@ -135,16 +164,101 @@ da_counters() {
 	echo "{$s}"
 }
 
-# fio_json HANDLER ROUND DISK NAME ARGS...: run one job, emit its record
-# (with our counters before and after it).
+# The work a job costs, counted by the kernel rather than timed.  Mutex
+# contention: lock:contention_begin events with LCB_F_MUTEX, in a trace
+# instance of our own (part_trace's function_graph uses the main one);
+# a contended mutex that spins then sleeps gives two.
+T=/sys/kernel/debug/tracing
+[ -d $T ] || T=/sys/kernel/tracing
+LI=$T/instances/tcmubench
+if mkdir -p $LI 2>/dev/null && [ -d $LI/events/lock/contention_begin ]; then
+	echo 4096 >$LI/buffer_size_kb
+	echo 'flags & 32' >$LI/events/lock/contention_begin/filter
+	echo 1 >$LI/events/lock/contention_begin/enable
+else
+	log "no lock:contention_begin: no contention counts"
+	LI=
+fi
+
+# work_snap: "ios ctxt res cal tlb usr_ticks sys_ticks h_minflt
+# h_ticks mutex_contended" now; ios from $disk, h_* from the handler
+# $HPID (0 0 without one).  mutex_contended counts since the last
+# work_reset.
+work_snap() {
+	awk '{ printf "%d ", $1 + $5 }' "/sys/block/${disk#/dev/}/stat"
+	awk '/^ctxt / { printf "%d ", $2 }' /proc/stat
+	awk '$1 == "RES:" || $1 == "CAL:" || $1 == "TLB:" {
+		n[$1] = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n[$1] += $i }
+	     END { printf "%d %d %d ", n["RES:"], n["CAL:"], n["TLB:"] }' /proc/interrupts
+	awk '/^cpu / { printf "%d %d ", $2 + $3, $4 + $7 + $8 }' /proc/stat
+	if [ -n "${HPID:-}" ] && [ -r "/proc/$HPID/stat" ]; then
+		sed 's/.*) //' "/proc/$HPID/stat" |
+			awk '{ printf "%d %d ", $8, $12 + $13 }'
+	else
+		printf '0 0 '
+	fi
+	if [ -n "$LI" ]; then
+		cat $LI/per_cpu/cpu*/stats |
+			awk '/^(entries|overrun):/ { n += $2 } END { print n }'
+	else
+		echo 0
+	fi
+}
+work_reset() { [ -z "$LI" ] || : >$LI/trace; }
+
+# work_json BEFORE AFTER: the differences, as JSON; CPU times in ticks
+# of 1/USER_HZ s.
+work_json() {
+	echo "$1 $2" | awk -v hz="$(getconf CLK_TCK)" '{
+		split("ios ctxt ipi_res ipi_cal ipi_tlb usr_ticks sys_ticks handler_minflt handler_ticks mutex_contended", k)
+		s = "\"hz\":" hz
+		for (i = 1; i <= 10; i++)
+			s = s ",\"" k[i] "\":" (i == 10 ? $(i + 10) : $(i + 10) - $i)
+		print "{" s "}" }'
+}
+
+# mark: ask make bench's QEMU plugin (bench/insn-count.c) for a
+# snapshot of its instruction counters; MARK_SEQ is the snapshot's
+# number, as the plugin numbers them ("null" when no plugin is loaded).
+MARK_SEQ=0
+MARK=null
+mark() {
+	if [ "${TCMU_BENCH_MARKS:-0}" = 1 ] && [ -x /tcmu/bin/tcmu-mark ]; then
+		/tcmu/bin/tcmu-mark || fail "tcmu-mark failed"
+		MARK_SEQ=$((MARK_SEQ + 1))
+		MARK=$MARK_SEQ
+	fi
+}
+
+# The modules on the I/O path, where their text is: {"name":[base,size]}.
+mods_json() {
+	awk 'BEGIN { split("target_core_user target_core_mod tcm_loop uio", w)
+		     for (i in w) want[w[i]] = 1 }
+	     $1 in want { s = s (s ? "," : "") "\"" $1 "\":[\"" $6 "\"," $2 "]" }
+	     END { print "{" s "}" }' /proc/modules
+}
+
+pin_handler() {	# PID: the handler and its threads, now and later, on $handler_cpu
+	taskset -a -p -c "$handler_cpu" "$1" >/dev/null ||
+		fail "taskset of handler $1 failed"
+}
+
+# fio_json HANDLER ROUND DISK NAME ARGS...: run one job on $fio_cpu, emit
+# its record (with our counters before and after it, and the work it
+# cost: work_snap).
 fio_json() {
-	local handler=$1 round=$2 disk=$3 name=$4 extra=${EXTRA:-} res c0
+	local handler=$1 round=$2 disk=$3 name=$4 extra=${EXTRA:-} res c0 w0 m0
 	shift 4
 	c0=$(da_counters)
 	log "fio $handler/$MODULE round $round: $name $*${extra:+ ($extra)}"
 	rm -f /tmp/fio.json
+	work_reset
+	w0=$(work_snap)
+	mark
+	m0=$MARK
 	# shellcheck disable=SC2086
 	if ! fio --name="$name" --filename="$disk" --direct=1 --ioengine=libaio \
+		--cpus_allowed="$fio_cpu" \
 		--time_based --runtime="$runtime" --ramp_time="$ramp" \
 		--size=$((size_mb))M --randrepeat=1 --norandommap \
 		--group_reporting --output-format=json --output=/tmp/fio.json \
@@ -152,9 +266,11 @@ fio_json() {
 		cat /tmp/fio.err /tmp/fio.json 2>/dev/null | tail -n 20
 		fail "fio $name failed on $handler/$MODULE"
 	fi
+	mark
+	w0=$(work_json "$w0" "$(work_snap)")
 	res=$(python3 /tmp/fio-reduce.py /tmp/fio.json) ||
 		fail "fio $name: no JSON result"
-	record "{\"kind\":\"fio\",\"handler\":\"$handler\",\"module\":\"$MODULE\",\"round\":$round,\"job\":\"$name\",\"extra\":\"$extra\",\"res\":$res,\"da_before\":$c0,\"da_after\":$(da_counters)}"
+	record "{\"kind\":\"fio\",\"handler\":\"$handler\",\"module\":\"$MODULE\",\"round\":$round,\"job\":\"$name\",\"extra\":\"$extra\",\"res\":$res,\"cnt\":$w0,\"marks\":[$m0,$MARK],\"mods\":$(mods_json),\"da_before\":$c0,\"da_after\":$(da_counters)}"
 }
 
 # --- devices ----------------------------------------------------------------
@@ -171,6 +287,8 @@ ramd_up() {	# ramd_up NAME [CONTROL...] [-- RAMD-ARGS...]: sets $dev $disk
 	[ $# -gt 0 ] && shift && rargs=("$@")
 	dev=$(ramd_dev 7 "$name" $((size_mb << 20)) hw_max_sectors=2048 "${ctl[@]}") || exit 1
 	ramd_start "$name" "${size_mb}M" "${rargs[@]}"
+	HPID=$RAMD_PID
+	pin_handler "$HPID"
 	disk=$(lun "$dev") || exit 1
 }
 
@@ -179,6 +297,7 @@ ramd_down() {
 	kill "$RAMD_PID" 2>/dev/null
 	wait "$RAMD_PID" 2>/dev/null
 	rmdir "$CFS"/core/user_7 2>/dev/null
+	HPID=
 }
 
 qcow_img=$TCMU_DATA/bench.qcow2
@@ -208,8 +327,13 @@ part_fio() {	# ROUND
 	log "ramd disk $disk"
 	run_jobs ramd "$1" "${jobs[@]}"
 	ramd_down
+	ramd_up floor -- --no-data
+	run_jobs floor "$1" "${floor_jobs[@]}"
+	ramd_down
 
 	start_runner
+	HPID=$TCMU_RUNNER_PID
+	pin_handler "$HPID"
 	qcow_up
 	log "qcow disk $disk"
 	# The image keeps its data across rounds: written whole once, so no
@@ -223,6 +347,26 @@ part_fio() {	# ROUND
 	run_jobs qcow "$1" "${qcow_jobs[@]}"
 	qcow_down
 	stop_runner
+	HPID=
+}
+
+# The ceiling: the same jobs on an in-kernel RAM disk (rd_mcp) through
+# the same tcm_loop path, with no ring and no handler.  Its records say
+# module "rd_mcp", handler "ramd" or "floor" as the jobs they stand
+# beside.
+part_rd() {	# ROUND
+	local MODULE=rd_mcp
+	dev=$CFS/core/rd_mcp_1/rd0
+	mkdir -p "$dev" || fail "mkdir $dev"
+	echo -n "rd_pages=$((size_mb << 8))" >"$dev/control" ||
+		fail "rd_mcp control rejected"
+	echo 1 >"$dev/enable" || fail "enabling $dev failed"
+	# the serial wait_disk finds the disk by
+	echo -n rd0 >"$dev/wwn/vpd_unit_serial" || fail "cannot set rd0's serial"
+	disk=$(lun "$dev") || exit 1
+	run_jobs ramd "$1" "${jobs[@]}"
+	run_jobs floor "$1" "${floor_jobs[@]}"
+	lio_cleanup	# the LUN, the device and its HBA
 }
 
 part_small() {	# ROUND
@@ -267,6 +411,51 @@ part_mem1() {	# ROUND
 	ramd_down
 }
 
+# burst_sampler BASE-MEMFREE: every second until killed, "MemFree drop
+# (KiB) data pages" (pages: ours only, else 0) on /tmp/burst.samples.
+burst_sampler() {
+	local f pages
+	while :; do
+		f=$(awk '/^MemFree:/ { print $2 }' /proc/meminfo)
+		pages=0
+		ourish && pages=$(cat "$dev/attrib/data_pages_allocated")
+		echo "$(($1 - f)) $pages" >>/tmp/burst.samples
+		sleep 1
+	done
+}
+
+part_burst() {	# VARIANT (reclaim or keep)
+	local base i t0 t1 spid res
+	settle
+	base=$(awk '/^MemFree:/ { print $2 }' /proc/meminfo)
+	ramd_up burst -- --no-data
+	[ "$1" = keep ] && { echo 1 >"$dev/attrib/data_keep_pages" ||
+		fail "data_keep_pages rejected"; }
+	: >/tmp/burst.samples
+	burst_sampler "$base" &
+	spid=$!
+	for ((i = 1; i <= burst_cycles; i++)); do
+		t0=$(date +%s.%N)
+		fio --name=burst --filename="$disk" --direct=1 --ioengine=libaio \
+			--cpus_allowed="$fio_cpu" --rw=write --bs=1M --iodepth=64 \
+			--size=${size_mb}M --io_size=${burst_io_mb}M \
+			--output-format=json --output=/tmp/fio.json >/tmp/fio.err 2>&1 ||
+			{ cat /tmp/fio.err; kill $spid; fail "burst $i failed"; }
+		t1=$(date +%s.%N)
+		res=$(python3 /tmp/fio-reduce.py /tmp/fio.json) ||
+			{ kill $spid; fail "burst $i: no JSON result"; }
+		record "{\"kind\":\"burst\",\"module\":\"$MODULE\",\"variant\":\"$1\",\"cycle\":$i,\"secs\":$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'),\"res\":$res}"
+		# the rest of the period idle
+		sleep "$(awk -v a="$t0" -v p="$burst_period" \
+			'BEGIN { "date +%s.%N" | getline n; d = a + p - n; print d > 0 ? d : 0 }')"
+	done
+	kill $spid
+	wait $spid 2>/dev/null
+	record "{\"kind\":\"burstmem\",\"module\":\"$MODULE\",\"variant\":\"$1\",\"period_s\":$burst_period,\"cycles\":$burst_cycles,$(awk '{ n++; m += $1; p += $2; if ($1 > mx) mx = $1; if ($2 > px) px = $2 }
+		END { printf "\"samples\":%d,\"avg_memfree_drop_kib\":%d,\"max_memfree_drop_kib\":%d,\"avg_data_pages\":%.1f,\"max_data_pages\":%d", n, n ? m / n : 0, mx, n ? p / n : 0, px }' /tmp/burst.samples)}"
+	ramd_down
+}
+
 part_devs() {
 	local base f v a bf bv ba n=0 reason=cap next=0 d t0=$SECONDS
 	settle
@@ -307,8 +496,6 @@ part_devs() {
 }
 
 # --- where the time goes ------------------------------------------------------
-T=/sys/kernel/debug/tracing
-[ -d $T ] || T=/sys/kernel/tracing
 
 ramd_stats() {	# the "stats:" line tcmu-ramd printed on exit, as JSON
 	sed -n 's/.*stats: //p' "/tmp/ramd-$1.out" | tail -n1 |
@@ -349,6 +536,8 @@ part_trace() {
 			kill "$RAMD_PID"; wait "$RAMD_PID" 2>/dev/null
 			: >"/tmp/ramd-t$mode.out"
 			ramd_start "t$mode" "${size_mb}M" "${rargs[@]}"
+			HPID=$RAMD_PID
+			pin_handler "$HPID"
 			if [ $mode = ftrace ]; then
 				echo 0 >$T/tracing_on
 				# The filter first: function_graph with an empty
@@ -398,10 +587,11 @@ part_trace() {
 }
 
 # --- the run ------------------------------------------------------------------
-record "{\"kind\":\"info\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"rounds\":$rounds,\"runtime_s\":$runtime,\"ramp_s\":$ramp,\"smoke\":$smoke,\"fio\":\"$(fio --version)\",\"runner\":\"$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null)\",\"parts\":\"$parts\"}"
+record "{\"kind\":\"info\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"mem_kib\":$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo),\"rounds\":$rounds,\"runtime_s\":$runtime,\"ramp_s\":$ramp,\"smoke\":$smoke,\"cpu\":\"$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1)\",\"erms\":$(grep -qw erms /proc/cpuinfo && echo true || echo false),\"fio\":\"$(fio --version)\",\"runner\":\"$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null)\",\"parts\":\"$parts\"}"
 make_qcow "$qcow_img" "${size_mb}M"
 modules="stock ours"
 [ -e /tcmu/base.ko ] && modules="stock ours base"
+modules="$modules rd_mcp"
 for r in $(seq 1 "$rounds"); do
 	order=$modules
 	if [ $((r % 2)) = 0 ]; then
@@ -409,17 +599,28 @@ for r in $(seq 1 "$rounds"); do
 		for m in $modules; do order="$m $order"; done
 	fi
 	for m in $order; do
+		if [ $m = rd_mcp ]; then
+			has fio && part_rd "$r"
+			continue
+		fi
 		use_module $m
 		has fio && part_fio "$r"
+		[ "$r" -le $mem_rounds ] || continue
 		has small && part_small "$r"
 		has mem1 && part_mem1 "$r"
 	done
 done
 for m in stock ours; do
 	use_module $m
+	has burst && part_burst reclaim
+	has burst && [ $m = ours ] && part_burst keep
 	has trace && [[ " $trace_modules " == *" $m "* ]] && part_trace
 	has devs && part_devs
 done
 use_module "$BOOT_MODULE"
+if [ -n "$LI" ]; then
+	echo 0 >$LI/events/lock/contention_begin/enable
+	rmdir $LI
+fi
 record '{"kind":"done"}'
 log "bench done"
