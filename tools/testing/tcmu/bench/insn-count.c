@@ -1,30 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * insn-count.c - a QEMU TCG plugin that counts the guest kernel's
- * executed instructions per 4 KiB page of module space, for make bench's
- * "instructions per I/O" (tools/testing/tcmu/bench/bench.sh).
+ * executed instructions in module space, for make bench's "instructions
+ * per I/O" (tools/testing/tcmu/bench/bench.sh).
  *
  * Every guest instruction in the kernel half of the address space gets
- * an inline add on a counter: one per page of the module area
+ * an inline add on a counter: one per 16-byte slot of the module area
  * (MODULES_VADDR, 0xffffffffc0000000 in a KASLR kernel such as Debian's,
- * up to the fixmap), one for the rest of the kernel ("core").  User-space instructions are not counted; they are only
- * looked at, when translated, for the marker: a 7-byte
- * "nopl MARK(%rax)" (0f 1f 80 + disp32) whose disp32 is MARK_MAGIC,
+ * up to the fixmap), made when a page of it is first translated, and one
+ * for the rest of the kernel ("core").  A slot's count is the
+ * instructions that started in it; x86-64 functions start 16-byte
+ * aligned, so a function's count is the sum of its slots.
+ *
+ * User-space instructions are not counted; they are only looked at,
+ * when translated, for the marker: a 7-byte "nopl MARK(%rax)" (0f 1f 80
+ * + disp32) whose disp32 is MARK_MAGIC plus a kind in the low byte,
  * which tcmu-mark executes in the guest.  Each time a marker runs, the
- * plugin appends a snapshot of the counters to the output file:
+ * plugin appends a snapshot to the output file:
  *
  *	mark SEQ core N
- *	pg ADDR N		(one per module page whose N changed)
+ *	pg ADDR N		(one per module page whose total changed)
+ *	sl ADDR N		(kind 2 only: one per slot, the instructions
+ *				 since the previous kind-2 snapshot)
  *	end
  *
  * SEQ counts the markers from 1; the guest numbers its own the same way
  * (it is the only one to run them).  The host matches a page to a module
- * with the base and size /proc/modules gave in the guest: modules are
- * page-aligned, and only their text executes.
+ * with the base and size /proc/modules gave in the guest, a slot to a
+ * function with /proc/kallsyms: modules are page-aligned, and only their
+ * text executes.
  *
  * The counters are plain 64-bit adds from every vCPU thread
  * (QEMU_PLUGIN_INLINE_ADD_U64 is not atomic): two vCPUs running the same
- * page at the same moment can lose a count, a small undercount that is
+ * slot at the same moment can lose a count, a small undercount that is
  * the same for both modules measured.
  *
  * Usage: qemu-system-x86_64 -plugin ./insn-count.so,out=FILE ...
@@ -45,36 +53,67 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define MOD_END		0xffffffffff000000ULL
 #define PAGE_SHIFT	12
 #define MOD_PAGES	((MOD_END - MOD_START) >> PAGE_SHIFT)
-#define MARK_MAGIC	0x746d4b00u	/* low byte: free for the guest */
+#define SLOT_SHIFT	4
+#define SLOTS		(1u << (PAGE_SHIFT - SLOT_SHIFT))
+#define MARK_MAGIC	0x746d4b00u	/* low byte: the kind */
 #define MARK_MASK	0xffffff00u
 
-static uint64_t *pages;		/* MOD_PAGES counters */
-static uint64_t *told;		/* their values at the last snapshot */
+/* The counters of one module page, made when it is first translated. */
+struct page_ctr {
+	uint64_t slot[SLOTS];
+	uint64_t told_slot[SLOTS];	/* at the last kind-2 snapshot */
+	uint64_t told;			/* page total at the last snapshot */
+};
+
+static struct page_ctr **pages;	/* MOD_PAGES pointers */
 static uint64_t core;
 static uint64_t seq;
 static FILE *out;
 
+static uint64_t mod_addr(uint64_t i, unsigned int s)
+{
+	return MOD_START + (i << PAGE_SHIFT) + ((uint64_t)s << SLOT_SHIFT);
+}
+
 static void snapshot(unsigned int vcpu, void *udata)
 {
+	unsigned int kind = (unsigned int)(uintptr_t)udata, s;
 	uint64_t i;
 
 	(void)vcpu;
-	(void)udata;
 	fprintf(out, "mark %" PRIu64 " core %" PRIu64 "\n", ++seq, core);
 	for (i = 0; i < MOD_PAGES; i++) {
-		uint64_t n = pages[i];
+		struct page_ctr *p = __atomic_load_n(&pages[i],
+						     __ATOMIC_ACQUIRE);
+		uint64_t n = 0;
 
-		if (n == told[i])
+		if (!p)
 			continue;
-		told[i] = n;
-		fprintf(out, "pg 0x%" PRIx64 " %" PRIu64 "\n",
-			(uint64_t)(MOD_START + (i << PAGE_SHIFT)), n);
+		for (s = 0; s < SLOTS; s++)
+			n += p->slot[s];
+		if (n != p->told) {
+			p->told = n;
+			fprintf(out, "pg 0x%" PRIx64 " %" PRIu64 "\n",
+				mod_addr(i, 0), n);
+		}
+		if (kind != 2)
+			continue;
+		for (s = 0; s < SLOTS; s++) {
+			uint64_t v = p->slot[s];
+
+			if (v == p->told_slot[s])
+				continue;
+			fprintf(out, "sl 0x%" PRIx64 " %" PRIu64 "\n",
+				mod_addr(i, s), v - p->told_slot[s]);
+			p->told_slot[s] = v;
+		}
 	}
 	fputs("end\n", out);
 	fflush(out);
 }
 
-static int is_marker(struct qemu_plugin_insn *insn)
+/* The marker's kind (1 or more), or 0 if @insn is not a marker. */
+static unsigned int marker_kind(struct qemu_plugin_insn *insn)
 {
 	const uint8_t *b = qemu_plugin_insn_data(insn);
 	uint32_t disp;
@@ -83,7 +122,30 @@ static int is_marker(struct qemu_plugin_insn *insn)
 	    b[0] != 0x0f || b[1] != 0x1f || b[2] != 0x80)
 		return 0;
 	memcpy(&disp, b + 3, sizeof(disp));
-	return (disp & MARK_MASK) == MARK_MAGIC;
+	if ((disp & MARK_MASK) != MARK_MAGIC)
+		return 0;
+	return disp & ~MARK_MASK;
+}
+
+/* The counters of module page @i; vCPUs may translate in parallel. */
+static struct page_ctr *page_ctr(uint64_t i)
+{
+	struct page_ctr *p = __atomic_load_n(&pages[i], __ATOMIC_ACQUIRE);
+	struct page_ctr *none = NULL;
+
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		perror("insn-count");
+		abort();
+	}
+	if (!__atomic_compare_exchange_n(&pages[i], &none, p, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(p);
+		p = none;
+	}
+	return p;
 }
 
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -95,15 +157,22 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 		uint64_t pc = qemu_plugin_insn_vaddr(insn);
 		uint64_t *ctr = &core;
+		unsigned int kind;
 
 		if (pc < KERNEL_START) {
-			if (is_marker(insn))
+			kind = marker_kind(insn);
+			if (kind)
 				qemu_plugin_register_vcpu_insn_exec_cb(insn,
-					snapshot, QEMU_PLUGIN_CB_NO_REGS, NULL);
+					snapshot, QEMU_PLUGIN_CB_NO_REGS,
+					(void *)(uintptr_t)kind);
 			continue;
 		}
-		if (pc >= MOD_START && pc < MOD_END)
-			ctr = &pages[(pc - MOD_START) >> PAGE_SHIFT];
+		if (pc >= MOD_START && pc < MOD_END) {
+			uint64_t off = pc - MOD_START;
+
+			ctr = &page_ctr(off >> PAGE_SHIFT)->slot[
+				(off & ((1u << PAGE_SHIFT) - 1)) >> SLOT_SHIFT];
+		}
 		qemu_plugin_register_vcpu_insn_exec_inline(insn,
 			QEMU_PLUGIN_INLINE_ADD_U64, ctr, 1);
 	}
@@ -128,9 +197,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		return -1;
 	}
 	for (i = 0; i < argc; i++) {
-		if (!strncmp(argv[i], "out=", 4))
+		if (!strncmp(argv[i], "out=", 4)) {
 			path = argv[i] + 4;
-		else {
+		} else {
 			fprintf(stderr, "insn-count: unknown argument %s\n",
 				argv[i]);
 			return -1;
@@ -141,9 +210,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		return -1;
 	}
 	pages = calloc(MOD_PAGES, sizeof(*pages));
-	told = calloc(MOD_PAGES, sizeof(*told));
 	out = fopen(path, "w");
-	if (!pages || !told || !out) {
+	if (!pages || !out) {
 		perror("insn-count");
 		return -1;
 	}

@@ -16,6 +16,7 @@ DIR/RESULTS.md (Markdown), DIR/summary.json and, when gnuplot is
 installed, DIR/*.png.  Only the standard library is used.
 """
 import argparse
+import bisect
 import glob
 import json
 import math
@@ -208,9 +209,11 @@ def fio_markdown(t, handlers):
 
 
 def insn_snapshots(path):
-    """bench/insn-count.c's output: {seq: (core, {page address: count})}.
-    A snapshot lists only the pages that changed since the one before."""
-    snaps, pages, cur = {}, {}, None
+    """bench/insn-count.c's output: {seq: (core, {page address: count},
+    {slot address: count since the fine snapshot before})}.  A snapshot
+    lists only the pages that changed since the one before; only fine
+    ones list slots."""
+    snaps, pages, cur, slots = {}, {}, None, {}
     if not path or not os.path.exists(path):
         return snaps
     with open(path) as f:
@@ -219,11 +222,13 @@ def insn_snapshots(path):
             if not w:
                 continue
             if w[0] == "mark":
-                cur = (int(w[1]), int(w[3]))
+                cur, slots = (int(w[1]), int(w[3])), {}
             elif w[0] == "pg" and cur:
                 pages[int(w[1], 16)] = int(w[2])
+            elif w[0] == "sl" and cur:
+                slots[int(w[1], 16)] = int(w[2])
             elif w[0] == "end" and cur:
-                snaps[cur[0]] = (cur[1], dict(pages))
+                snaps[cur[0]] = (cur[1], dict(pages), slots)
                 cur = None
     return snaps
 
@@ -237,12 +242,72 @@ def add_insns(recs, snaps):
         if r["kind"] != "fio" or not r.get("cnt") or not mk or \
                 None in mk or mk[0] not in snaps or mk[1] not in snaps:
             continue
-        (c0, p0), (c1, p1) = snaps[mk[0]], snaps[mk[1]]
+        (c0, p0, _), (c1, p1, _) = snaps[mk[0]], snaps[mk[1]]
         r["cnt"]["insn_core"] = c1 - c0
         for name, (base, size) in (r.get("mods") or {}).items():
             b = int(base, 16)
             r["cnt"][f"insn_{name}"] = sum(
                 n - p0.get(a, 0) for a, n in p1.items() if b <= a < b + size)
+
+
+def func_insns(recs, snaps):
+    """Per fine fio record (the first round), target_core_user's
+    instructions per command by function: {(handler, job, module):
+    {function: instructions per command}}.  A slot goes to the nearest
+    symbol at or below it (/proc/kallsyms of that load of the module)."""
+    syms, out = {}, {}
+    for r in recs:
+        if r["kind"] == "syms":
+            syms[r["base"]] = sorted((int(a, 16), n) for a, n in r["syms"])
+            continue
+        mk = r.get("marks")
+        if r["kind"] != "fio" or not r.get("fine") or not mk or \
+                mk[1] not in snaps or not r.get("cnt", {}).get("ios"):
+            continue
+        base, size = (r.get("mods") or {}).get("target_core_user", (None, 0))
+        table = syms.get(base)
+        if not table:
+            continue
+        b = int(base, 16)
+        addrs = [a for a, _ in table]
+        per = {}
+        for a, n in snaps[mk[1]][2].items():
+            if not b <= a < b + size:
+                continue
+            i = bisect.bisect_right(addrs, a) - 1
+            name = table[i][1] if i >= 0 else "?"
+            per[name] = per.get(name, 0) + n
+        ios = r["cnt"]["ios"]
+        out[(r["handler"], r["job"], r["module"])] = \
+            {k: v / ios for k, v in per.items()}
+    return out
+
+
+FUNC_JOBS = ("fl512-qd1", "rr4k-qd32", "rw4k-qd32", "sw1m-qd64")
+
+
+def func_markdown(fi):
+    lines = []
+    for job in FUNC_JOBS:
+        h = "floor" if job.startswith("fl") else "ramd"
+        cols = [m for m in ("stock", "ours", "base") if (h, job, m) in fi]
+        if not cols:
+            continue
+        lines += [f"#### {JOB_DESC.get(job, job)} ({h}): instructions per command in target_core_user, by function", ""]
+        tops = {m: sorted(fi[(h, job, m)].items(), key=lambda kv: -kv[1])[:15]
+                for m in cols}
+        lines += ["| " + " | ".join(f"{m} | insns" for m in cols) + " |",
+                  "| " + " | ".join("--- | ---" for _ in cols) + " |"]
+        for i in range(max(len(t) for t in tops.values())):
+            row = []
+            for m in cols:
+                row += list(tops[m][i]) if i < len(tops[m]) else ["", None]
+            lines.append("| " + " | ".join(
+                fmt(x) if isinstance(x, float) else (x or "") for x in row) + " |")
+        lines.append("| " + " | ".join(
+            f"**total** | **{fmt(sum(fi[(h, job, m)].values()))}**" for m in cols) + " |")
+        lines.append("")
+    return lines
 
 
 # Work per command, from the "cnt" of each measured fio record.
@@ -663,7 +728,8 @@ def main():
             return 1
         log = None	# no VM part (bench.sh --no-vm, or it failed early)
     recs = records(log) if log else []
-    add_insns(recs, insn_snapshots(a.insns))
+    snaps = insn_snapshots(a.insns)
+    add_insns(recs, snaps)
     info = next((r for r in recs if r["kind"] == "info"), {})
     md = []
     meta = dict(kv.split("=", 1) for kv in a.meta)
@@ -687,6 +753,12 @@ def main():
     wl, work_sum = work_markdown(recs)
     if wl:
         md += ["## Work per command", ""] + wl
+    fl = func_markdown(func_insns(recs, snaps))
+    if fl:
+        md += ["## Where the instructions go (the first round)", "",
+               "bench/insn-count.c's 16-byte slots of target_core_user,"
+               " summed per function (/proc/kallsyms), per command of the"
+               " job; the top 15 of each module.", ""] + fl
     ml, mem_sum = mem_markdown(recs)
     ml += reclaim_markdown(recs)
     bl, burst_sum = burst_markdown(recs)

@@ -217,17 +217,32 @@ work_json() {
 		print "{" s "}" }'
 }
 
-# mark: ask make bench's QEMU plugin (bench/insn-count.c) for a
-# snapshot of its instruction counters; MARK_SEQ is the snapshot's
-# number, as the plugin numbers them ("null" when no plugin is loaded).
+# mark [fine]: ask make bench's QEMU plugin (bench/insn-count.c) for a
+# snapshot of its instruction counters (fine: per 16-byte slot too);
+# $MARK is the snapshot's number, as the plugin numbers them ("null"
+# when no plugin is loaded).
 MARK_SEQ=0
 MARK=null
+marks() { [ "${TCMU_BENCH_MARKS:-0}" = 1 ] && [ -x /tcmu/bin/tcmu-mark ]; }
 mark() {
-	if [ "${TCMU_BENCH_MARKS:-0}" = 1 ] && [ -x /tcmu/bin/tcmu-mark ]; then
-		/tcmu/bin/tcmu-mark || fail "tcmu-mark failed"
+	if marks; then
+		/tcmu/bin/tcmu-mark "$@" || fail "tcmu-mark failed"
 		MARK_SEQ=$((MARK_SEQ + 1))
 		MARK=$MARK_SEQ
 	fi
+}
+
+# syms_record: where target_core_user's functions are, for the fine
+# snapshots, once per load of the module: {"kind":"syms","base":...,
+# "syms":[[address,name],...]}.
+SYMS_BASE=
+syms_record() {
+	local base
+	base=$(awk '$1 == "target_core_user" { print $6 }' /proc/modules)
+	[ -n "$base" ] && [ "$base" != "$SYMS_BASE" ] || return 0
+	SYMS_BASE=$base
+	record "{\"kind\":\"syms\",\"module\":\"$MODULE\",\"base\":\"$base\",\"syms\":[$(awk '$4 == "[target_core_user]" && $2 ~ /^[tT]$/ {
+		s = s (s ? "," : "") "[\"0x" $1 "\",\"" $3 "\"]" } END { print s }' /proc/kallsyms)]}"
 }
 
 # The modules on the I/O path, where their text is: {"name":[base,size]}.
@@ -248,13 +263,18 @@ pin_handler() {	# PID: the handler and its threads, now and later, on $handler_c
 # cost: work_snap).
 fio_json() {
 	local handler=$1 round=$2 disk=$3 name=$4 extra=${EXTRA:-} res c0 w0 m0
+	local fine=	# the first round: where the instructions go, per function
 	shift 4
 	c0=$(da_counters)
 	log "fio $handler/$MODULE round $round: $name $*${extra:+ ($extra)}"
+	if [ "$round" = 1 ] && marks; then
+		fine=fine
+		syms_record
+	fi
 	rm -f /tmp/fio.json
 	work_reset
 	w0=$(work_snap)
-	mark
+	mark $fine
 	m0=$MARK
 	# shellcheck disable=SC2086
 	if ! fio --name="$name" --filename="$disk" --direct=1 --ioengine=libaio \
@@ -266,11 +286,11 @@ fio_json() {
 		cat /tmp/fio.err /tmp/fio.json 2>/dev/null | tail -n 20
 		fail "fio $name failed on $handler/$MODULE"
 	fi
-	mark
+	mark $fine
 	w0=$(work_json "$w0" "$(work_snap)")
 	res=$(python3 /tmp/fio-reduce.py /tmp/fio.json) ||
 		fail "fio $name: no JSON result"
-	record "{\"kind\":\"fio\",\"handler\":\"$handler\",\"module\":\"$MODULE\",\"round\":$round,\"job\":\"$name\",\"extra\":\"$extra\",\"res\":$res,\"cnt\":$w0,\"marks\":[$m0,$MARK],\"mods\":$(mods_json),\"da_before\":$c0,\"da_after\":$(da_counters)}"
+	record "{\"kind\":\"fio\",\"handler\":\"$handler\",\"module\":\"$MODULE\",\"round\":$round,\"job\":\"$name\",\"extra\":\"$extra\",\"res\":$res,\"cnt\":$w0,\"marks\":[$m0,$MARK],\"fine\":$([ -n "$fine" ] && echo true || echo false),\"mods\":$(mods_json),\"da_before\":$c0,\"da_after\":$(da_counters)}"
 }
 
 # --- devices ----------------------------------------------------------------
