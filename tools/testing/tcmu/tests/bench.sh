@@ -465,12 +465,17 @@ part_burst() {	# VARIANT (reclaim or keep)
 		res=$(python3 /tmp/fio-reduce.py /tmp/fio.json) ||
 			{ kill $spid; fail "burst $i: no JSON result"; }
 		record "{\"kind\":\"burst\",\"module\":\"$MODULE\",\"variant\":\"$1\",\"cycle\":$i,\"secs\":$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'),\"res\":$res}"
-		# the rest of the period idle
+		# the rest of the period idle ("print (x)": a bare ">" would
+		# redirect awk's output to a file)
 		sleep "$(awk -v a="$t0" -v p="$burst_period" \
-			'BEGIN { "date +%s.%N" | getline n; d = a + p - n; print d > 0 ? d : 0 }')"
+			'BEGIN { "date +%s.%N" | getline n; d = a + p - n; print (d > 0 ? d : 0) }')"
 	done
 	kill $spid
 	wait $spid 2>/dev/null
+	# one sample a second over the whole time, or the averages are not
+	# time averages
+	[ "$(wc -l </tmp/burst.samples)" -ge $((burst_period * burst_cycles / 2)) ] ||
+		fail "burst: $(wc -l </tmp/burst.samples) samples in $((burst_period * burst_cycles)) s"
 	record "{\"kind\":\"burstmem\",\"module\":\"$MODULE\",\"variant\":\"$1\",\"period_s\":$burst_period,\"cycles\":$burst_cycles,$(awk '{ n++; m += $1; p += $2; if ($1 > mx) mx = $1; if ($2 > px) px = $2 }
 		END { printf "\"samples\":%d,\"avg_memfree_drop_kib\":%d,\"max_memfree_drop_kib\":%d,\"avg_data_pages\":%.1f,\"max_data_pages\":%d", n, n ? m / n : 0, mx, n ? p / n : 0, px }' /tmp/burst.samples)}"
 	ramd_down
