@@ -12,14 +12,21 @@
  * instructions that started in it; x86-64 functions start 16-byte
  * aligned, so a function's count is the sum of its slots.
  *
+ * A rep-prefixed string instruction (rep movs, rep stos, ...) executes
+ * once per element under TCG: a 4 KiB memcpy that gcc inlines as rep
+ * movsq counts 512.  Those go to a counter of their own, one per page
+ * and one for the rest of the kernel, so that a module whose copies
+ * gcc inlined and one that calls the kernel's memcpy compare alike.
+ *
  * User-space instructions are not counted; they are only looked at,
  * when translated, for the marker: a 7-byte "nopl MARK(%rax)" (0f 1f 80
  * + disp32) whose disp32 is MARK_MAGIC plus a kind in the low byte,
  * which tcmu-mark executes in the guest.  Each time a marker runs, the
  * plugin appends a snapshot to the output file:
  *
- *	mark SEQ core N
- *	pg ADDR N		(one per module page whose total changed)
+ *	mark SEQ core N rep R
+ *	pg ADDR N R		(one per module page whose total changed;
+ *				 N: instructions, R: rep string iterations)
  *	sl ADDR N		(kind 2 only: one per slot, the instructions
  *				 since the previous kind-2 snapshot)
  *	end
@@ -62,11 +69,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 struct page_ctr {
 	uint64_t slot[SLOTS];
 	uint64_t told_slot[SLOTS];	/* at the last kind-2 snapshot */
+	uint64_t rep;			/* rep string iterations */
 	uint64_t told;			/* page total at the last snapshot */
+	uint64_t told_rep;
 };
 
 static struct page_ctr **pages;	/* MOD_PAGES pointers */
-static uint64_t core;
+static uint64_t core, core_rep;
 static uint64_t seq;
 static FILE *out;
 
@@ -81,7 +90,8 @@ static void snapshot(unsigned int vcpu, void *udata)
 	uint64_t i;
 
 	(void)vcpu;
-	fprintf(out, "mark %" PRIu64 " core %" PRIu64 "\n", ++seq, core);
+	fprintf(out, "mark %" PRIu64 " core %" PRIu64 " rep %" PRIu64 "\n",
+		++seq, core, core_rep);
 	for (i = 0; i < MOD_PAGES; i++) {
 		struct page_ctr *p = __atomic_load_n(&pages[i],
 						     __ATOMIC_ACQUIRE);
@@ -91,10 +101,11 @@ static void snapshot(unsigned int vcpu, void *udata)
 			continue;
 		for (s = 0; s < SLOTS; s++)
 			n += p->slot[s];
-		if (n != p->told) {
+		if (n != p->told || p->rep != p->told_rep) {
 			p->told = n;
-			fprintf(out, "pg 0x%" PRIx64 " %" PRIu64 "\n",
-				mod_addr(i, 0), n);
+			p->told_rep = p->rep;
+			fprintf(out, "pg 0x%" PRIx64 " %" PRIu64 " %" PRIu64 "\n",
+				mod_addr(i, 0), n, p->told_rep);
 		}
 		if (kind != 2)
 			continue;
@@ -125,6 +136,41 @@ static unsigned int marker_kind(struct qemu_plugin_insn *insn)
 	if ((disp & MARK_MASK) != MARK_MAGIC)
 		return 0;
 	return disp & ~MARK_MASK;
+}
+
+/*
+ * Whether @insn is a string instruction with a rep prefix (F3 or F2),
+ * after any other legacy prefixes and a REX prefix.
+ */
+static int is_rep_string(struct qemu_plugin_insn *insn)
+{
+	const uint8_t *b = qemu_plugin_insn_data(insn);
+	size_t i, n = qemu_plugin_insn_size(insn);
+	int rep = 0;
+
+	for (i = 0; i < n; i++) {
+		switch (b[i]) {
+		case 0xf2: case 0xf3:
+			rep = 1;
+			continue;
+		case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64:
+		case 0x65: case 0x66: case 0x67:
+			continue;
+		}
+		break;
+	}
+	if (i < n && (b[i] & 0xf0) == 0x40)	/* REX */
+		i++;
+	if (!rep || i >= n)
+		return 0;
+	switch (b[i]) {
+	case 0x6c: case 0x6d: case 0x6e: case 0x6f:	/* ins, outs */
+	case 0xa4: case 0xa5: case 0xa6: case 0xa7:	/* movs, cmps */
+	case 0xaa: case 0xab: case 0xac: case 0xad:	/* stos, lods */
+	case 0xae: case 0xaf:				/* scas */
+		return 1;
+	}
+	return 0;
 }
 
 /* The counters of module page @i; vCPUs may translate in parallel. */
@@ -169,9 +215,15 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		}
 		if (pc >= MOD_START && pc < MOD_END) {
 			uint64_t off = pc - MOD_START;
+			struct page_ctr *p = page_ctr(off >> PAGE_SHIFT);
 
-			ctr = &page_ctr(off >> PAGE_SHIFT)->slot[
-				(off & ((1u << PAGE_SHIFT) - 1)) >> SLOT_SHIFT];
+			if (is_rep_string(insn))
+				ctr = &p->rep;
+			else
+				ctr = &p->slot[(off & ((1u << PAGE_SHIFT) - 1)) >>
+					       SLOT_SHIFT];
+		} else if (is_rep_string(insn)) {
+			ctr = &core_rep;
 		}
 		qemu_plugin_register_vcpu_insn_exec_inline(insn,
 			QEMU_PLUGIN_INLINE_ADD_U64, ctr, 1);

@@ -209,10 +209,10 @@ def fio_markdown(t, handlers):
 
 
 def insn_snapshots(path):
-    """bench/insn-count.c's output: {seq: (core, {page address: count},
-    {slot address: count since the fine snapshot before})}.  A snapshot
-    lists only the pages that changed since the one before; only fine
-    ones list slots."""
+    """bench/insn-count.c's output: {seq: ((core, core rep iterations),
+    {page address: (count, rep iterations)}, {slot address: count since
+    the fine snapshot before})}.  A snapshot lists only the pages that
+    changed since the one before; only fine ones list slots."""
     snaps, pages, cur, slots = {}, {}, None, {}
     if not path or not os.path.exists(path):
         return snaps
@@ -222,9 +222,10 @@ def insn_snapshots(path):
             if not w:
                 continue
             if w[0] == "mark":
-                cur, slots = (int(w[1]), int(w[3])), {}
+                cur = (int(w[1]), (int(w[3]), int(w[5]) if len(w) > 5 else 0))
+                slots = {}
             elif w[0] == "pg" and cur:
-                pages[int(w[1], 16)] = int(w[2])
+                pages[int(w[1], 16)] = (int(w[2]), int(w[3]) if len(w) > 3 else 0)
             elif w[0] == "sl" and cur:
                 slots[int(w[1], 16)] = int(w[2])
             elif w[0] == "end" and cur:
@@ -236,18 +237,23 @@ def insn_snapshots(path):
 def add_insns(recs, snaps):
     """Each fio record's instructions, from the snapshots around it: per
     module of its "mods" (pages in [base, base + size)), and the rest of
-    the kernel ("core"), into its "cnt" as insn_<module>."""
+    the kernel ("core"), into its "cnt" as insn_<module>, and the rep
+    string iterations (copies and clears the compiler inlined) as
+    rep_<module>."""
     for r in recs:
         mk = r.get("marks")
         if r["kind"] != "fio" or not r.get("cnt") or not mk or \
                 None in mk or mk[0] not in snaps or mk[1] not in snaps:
             continue
         (c0, p0, _), (c1, p1, _) = snaps[mk[0]], snaps[mk[1]]
-        r["cnt"]["insn_core"] = c1 - c0
+        r["cnt"]["insn_core"] = c1[0] - c0[0]
+        r["cnt"]["rep_core"] = c1[1] - c0[1]
         for name, (base, size) in (r.get("mods") or {}).items():
             b = int(base, 16)
-            r["cnt"][f"insn_{name}"] = sum(
-                n - p0.get(a, 0) for a, n in p1.items() if b <= a < b + size)
+            d = [(n[0] - p0.get(a, (0, 0))[0], n[1] - p0.get(a, (0, 0))[1])
+                 for a, n in p1.items() if b <= a < b + size]
+            r["cnt"][f"insn_{name}"] = sum(x[0] for x in d)
+            r["cnt"][f"rep_{name}"] = sum(x[1] for x in d)
 
 
 def func_insns(recs, snaps):
@@ -316,6 +322,8 @@ WORK = (
     ("i_core", "insns in target_core_mod", lambda c: c.get("insn_target_core_mod")),
     ("i_loop", "insns in tcm_loop", lambda c: c.get("insn_tcm_loop")),
     ("i_kern", "insns in the rest of the kernel", lambda c: c.get("insn_core")),
+    ("r_tcmu", "rep iterations in target_core_user", lambda c: c.get("rep_target_core_user")),
+    ("r_kern", "rep iterations in the rest of the kernel", lambda c: c.get("rep_core")),
     ("ctxt", "context switches", lambda c: c["ctxt"]),
     ("ipi", "IPIs (RES+CAL+TLB)", lambda c: c["ipi_res"] + c["ipi_cal"] + c["ipi_tlb"]),
     ("flt", "handler minor faults", lambda c: c["handler_minflt"]),
@@ -347,7 +355,10 @@ def work_markdown(recs):
         return [], {}
     lines = ["Per command (fio's I/Os as the block layer completed them, the"
              " ramp included), medians over the rounds; ours/stock is the"
-             " ratio of the medians.  CPU times are tick-sampled (1/USER_HZ):"
+             " ratio of the medians.  Instructions are those bench/insn-count.c"
+             " counted, a rep string instruction (an inlined copy or clear) once"
+             " however many elements it moves: its iterations are the \"rep\""
+             " columns.  CPU times are tick-sampled (1/USER_HZ):"
              " read them over many commands only.", "",
              "| handler | job | module | " + " | ".join(d for _, d, _ in WORK) + " |",
              "| --- | --- | --- | " + " | ".join("---" for _ in WORK) + " |"]
