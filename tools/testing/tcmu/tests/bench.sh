@@ -180,26 +180,28 @@ else
 	LI=
 fi
 
-# work_snap: "ios ctxt res cal tlb usr_ticks sys_ticks h_minflt
-# h_ticks mutex_contended" now; ios from $disk, h_* from the handler
-# $HPID (0 0 without one).  mutex_contended counts since the last
-# work_reset.
+# work_snap: "ios ctxt usr_ticks sys_ticks res cal tlb h_minflt
+# h_ticks mutex_contended" now, each file read once (the snapshots'
+# own processes count in the job's figures); ios from $disk, h_* from
+# the handler $HPID (0 0 without one).  mutex_contended counts since
+# the last work_reset.
 work_snap() {
 	awk '{ printf "%d ", $1 + $5 }' "/sys/block/${disk#/dev/}/stat"
-	awk '/^ctxt / { printf "%d ", $2 }' /proc/stat
+	awk '/^ctxt / { c = $2 } /^cpu / { u = $2 + $3; s = $4 + $7 + $8 }
+	     END { printf "%d %d %d ", c, u, s }' /proc/stat
 	awk '$1 == "RES:" || $1 == "CAL:" || $1 == "TLB:" {
 		n[$1] = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n[$1] += $i }
 	     END { printf "%d %d %d ", n["RES:"], n["CAL:"], n["TLB:"] }' /proc/interrupts
-	awk '/^cpu / { printf "%d %d ", $2 + $3, $4 + $7 + $8 }' /proc/stat
 	if [ -n "${HPID:-}" ] && [ -r "/proc/$HPID/stat" ]; then
-		sed 's/.*) //' "/proc/$HPID/stat" |
-			awk '{ printf "%d %d ", $8, $12 + $13 }'
+		# the fields after "(comm) ", which may hold spaces
+		awk '{ sub(/.*\) /, ""); printf "%d %d ", $8, $12 + $13 }' \
+			"/proc/$HPID/stat"
 	else
 		printf '0 0 '
 	fi
 	if [ -n "$LI" ]; then
-		cat $LI/per_cpu/cpu*/stats |
-			awk '/^(entries|overrun):/ { n += $2 } END { print n }'
+		awk '/^(entries|overrun):/ { n += $2 } END { print n }' \
+			$LI/per_cpu/cpu*/stats
 	else
 		echo 0
 	fi
@@ -210,7 +212,7 @@ work_reset() { [ -z "$LI" ] || : >$LI/trace; }
 # of 1/USER_HZ s.
 work_json() {
 	echo "$1 $2" | awk -v hz="$(getconf CLK_TCK)" '{
-		split("ios ctxt ipi_res ipi_cal ipi_tlb usr_ticks sys_ticks handler_minflt handler_ticks mutex_contended", k)
+		split("ios ctxt usr_ticks sys_ticks ipi_res ipi_cal ipi_tlb handler_minflt handler_ticks mutex_contended", k)
 		s = "\"hz\":" hz
 		for (i = 1; i <= 10; i++)
 			s = s ",\"" k[i] "\":" (i == 10 ? $(i + 10) : $(i + 10) - $i)
@@ -253,7 +255,10 @@ mods_json() {
 	     END { print "{" s "}" }' /proc/modules
 }
 
-pin_handler() {	# PID: the handler and its threads, now and later, on $handler_cpu
+# pin_handler PID: PID is the handler whose work work_snap counts
+# ($HPID); it and its threads, now and later, run on $handler_cpu.
+pin_handler() {
+	HPID=$1
 	taskset -a -p -c "$handler_cpu" "$1" >/dev/null ||
 		fail "taskset of handler $1 failed"
 }
@@ -307,8 +312,7 @@ ramd_up() {	# ramd_up NAME [CONTROL...] [-- RAMD-ARGS...]: sets $dev $disk
 	[ $# -gt 0 ] && shift && rargs=("$@")
 	dev=$(ramd_dev 7 "$name" $((size_mb << 20)) hw_max_sectors=2048 "${ctl[@]}") || exit 1
 	ramd_start "$name" "${size_mb}M" "${rargs[@]}"
-	HPID=$RAMD_PID
-	pin_handler "$HPID"
+	pin_handler "$RAMD_PID"
 	disk=$(lun "$dev") || exit 1
 }
 
@@ -352,8 +356,7 @@ part_fio() {	# ROUND
 	ramd_down
 
 	start_runner
-	HPID=$TCMU_RUNNER_PID
-	pin_handler "$HPID"
+	pin_handler "$TCMU_RUNNER_PID"
 	qcow_up
 	log "qcow disk $disk"
 	# The image keeps its data across rounds: written whole once, so no
@@ -436,7 +439,7 @@ part_mem1() {	# ROUND
 burst_sampler() {
 	local f pages
 	while :; do
-		f=$(awk '/^MemFree:/ { print $2 }' /proc/meminfo)
+		read -r f _ <<<"$(meminfo)"
 		pages=0
 		ourish && pages=$(cat "$dev/attrib/data_pages_allocated")
 		echo "$(($1 - f)) $pages" >>/tmp/burst.samples
@@ -447,7 +450,7 @@ burst_sampler() {
 part_burst() {	# VARIANT (reclaim or keep)
 	local base i t0 t1 spid res
 	settle
-	base=$(awk '/^MemFree:/ { print $2 }' /proc/meminfo)
+	read -r base _ <<<"$(meminfo)"
 	ramd_up burst -- --no-data
 	[ "$1" = keep ] && { echo 1 >"$dev/attrib/data_keep_pages" ||
 		fail "data_keep_pages rejected"; }
@@ -561,8 +564,7 @@ part_trace() {
 			kill "$RAMD_PID"; wait "$RAMD_PID" 2>/dev/null
 			: >"/tmp/ramd-t$mode.out"
 			ramd_start "t$mode" "${size_mb}M" "${rargs[@]}"
-			HPID=$RAMD_PID
-			pin_handler "$HPID"
+			pin_handler "$RAMD_PID"
 			if [ $mode = ftrace ]; then
 				echo 0 >$T/tracing_on
 				# The filter first: function_graph with an empty
