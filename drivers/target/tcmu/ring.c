@@ -528,7 +528,9 @@ static void tcmu_req_finish(struct tcmu_req *req, u8 status)
  *
  * Places QFULL requests into the ring, oldest first, until one has to wait
  * again; a request that can never run (too big, device blocked or broken)
- * fails with CHECK CONDITION.  Re-arms the timer.
+ * fails with CHECK CONDITION.  Re-arms the timer, unless the queue is empty
+ * and no retry after a failed allocation is pending: then there is nothing
+ * to do.
  *
  * Context: Process context.  Expects cmdr_lock to be held.  Allocates with
  * TCMU_PLACE_GFP.
@@ -540,6 +542,9 @@ void tcmu_run_qfull(struct tcmu_device *td)
 
 	lockdep_assert_held(&td->cmdr_lock);
 
+	/* Every completion gets here: nothing to retry, nothing to re-arm. */
+	if (list_empty(&td->qfull_list) && !td->nomem_retry)
+		return;
 	td->nomem_retry = false;
 	list_for_each_entry_safe(req, tmp, &td->qfull_list, node) {
 		switch (tcmu_try_place(td, req, &sense)) {
