@@ -735,8 +735,11 @@ void tcmu_tmr_notify(struct se_device *se_dev,
 	pr_debug("%s: TMR %u with %u ids\n", td->name, msg->type, n);
 
 	INIT_LIST_HEAD(&msg->node);
-	if (!list_empty(&td->tmr_list) || !tcmu_tmr_place(td, msg))
+	if (!list_empty(&td->tmr_list) || !tcmu_tmr_place(td, msg)) {
 		list_add_tail(&msg->node, &td->tmr_list);
+		if (td->nomem_retry)	/* no memory for ring room */
+			tcmu_arm_timer(td);
+	}
 out:
 	mutex_unlock(&td->cmdr_lock);
 }
@@ -934,7 +937,13 @@ out:
 		td->last_active = jiffies;
 	if (freed)
 		freed = tcmu_run_tmrs(td);
-	tcmu_arm_timer(td);
+	/*
+	 * Completions only take deadlines away: a timer that now fires
+	 * early finds nothing expired and re-arms (tcmu_timeout_work()).
+	 * Only a TMR that found no memory needs the timer's retry.
+	 */
+	if (td->nomem_retry)
+		tcmu_arm_timer(td);
 	return freed;
 }
 
