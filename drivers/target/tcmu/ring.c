@@ -404,9 +404,9 @@ static enum tcmu_place_result tcmu_req_setup_entry(struct tcmu_device *td,
 		return TCMU_FAIL;
 	}
 
-	ret = xa_alloc_cyclic(&td->reqs, &id, req,
-			      XA_LIMIT(1, TCMU_MAX_CMD_ID), &td->next_id,
-			      TCMU_PLACE_GFP);
+	/* The lowest free id, as stock: the tree stays as deep as the QD. */
+	ret = xa_alloc(&td->reqs, &id, req, XA_LIMIT(1, TCMU_MAX_CMD_ID),
+		       TCMU_PLACE_GFP);
 	if (ret < 0) {
 		tcmu_req_put_blocks(req);
 		if (ret == -ENOMEM)

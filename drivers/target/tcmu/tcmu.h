@@ -240,7 +240,6 @@ struct tcmu_device {
 	u64 ring_reclaimed;	/* ring pages given back */
 	struct tcmu_data_area da;
 	struct xarray reqs;	/* cmd_id -> request: RING, TIMEDOUT, KEPT */
-	u32 next_id;		/* cyclic id allocation */
 	struct list_head ring_list;	/* RING requests, oldest first */
 	struct list_head qfull_list;	/* QFULL requests, oldest first */
 	struct list_head tmr_list;	/* TMR messages waiting for room */
