@@ -162,13 +162,27 @@ void radix_tree_node_rcu_free(struct rcu_head *head)
 
 /* ---- bitmap helpers tools/include declares but does not define ------ */
 
+/* A word at a time, as lib/find_bit.c: the micro-benchmark times them. */
 unsigned long _find_next_bit(const unsigned long *addr, unsigned long nbits,
 			     unsigned long start)
 {
-	for (; start < nbits; start++)
-		if (test_bit(start, addr))
-			return start;
-	return nbits;
+	unsigned long idx = start / BITS_PER_LONG, word, bit;
+
+	if (start >= nbits)
+		return nbits;
+	word = addr[idx] & (~0UL << (start % BITS_PER_LONG));
+	while (!word) {
+		if (++idx * BITS_PER_LONG >= nbits)
+			return nbits;
+		word = addr[idx];
+	}
+	bit = idx * BITS_PER_LONG + __builtin_ctzl(word);
+	return bit < nbits ? bit : nbits;
+}
+
+unsigned long _find_first_bit(const unsigned long *addr, unsigned long size)
+{
+	return _find_next_bit(addr, size, 0);
 }
 
 unsigned long find_last_bit(const unsigned long *addr, unsigned long size)

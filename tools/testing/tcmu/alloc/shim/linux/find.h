@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* tools/include's <linux/find.h> plus find_last_bit() (in shim.c). */
+/*
+ * tools/include's <linux/find.h>; shim.c defines what it only declares
+ * (_find_next_bit(), _find_first_bit()) and find_last_bit().
+ */
 #ifndef TCMU_SHIM_LINUX_FIND_H
 #define TCMU_SHIM_LINUX_FIND_H
 
