@@ -14,15 +14,21 @@
  * never a physically contiguous allocation.
  *
  * Allocation collects the kept-free blocks to reuse first but takes them
- * (clears their mark) only once every new block has its memory and its
- * entry, so the only step that can fail comes before any block changed
+ * (clears their bit or mark) only once every new block has its memory and
+ * its entry, so the only step that can fail comes before any block changed
  * state and rolling back is erasing what was just inserted.
+ *
+ * Below TCMU_DA_LOW_BLOCKS a block's state is in the low bitmaps (see
+ * data_area.h): a device whose commands fit there never walks or locks
+ * the XArray to take or give back a block, only to give memory to a
+ * never-touched one and to reclaim.
  *
  * The XArray can search marks upwards only.  Reclaim, which must go
  * highest block first, scans the index space downwards in aligned windows
  * of TCMU_DA_RECLAIM_WIN blocks, from the limit down: a window's
  * kept-free blocks are gathered into a bitmap by a marked walk (O(log n)
- * plus one step per block found) and released from its highest bit down,
+ * plus one step per block found, and the low bitmap's bits in the window)
+ * and released from its highest bit down,
  * adjacent blocks as one run (one zap for the run).  Giving back k blocks costs
  * O((k + s / TCMU_DA_RECLAIM_WIN) * log n), s the distance from the limit
  * down to the lowest block given back: at most 1024 windows for a 1 GiB
@@ -69,6 +75,12 @@ int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,
 	da->blk_size = blk_size;
 	da->blk_pages = blk_size >> PAGE_SHIFT;
 	return 0;
+}
+
+/* Is @blk's state in the low bitmaps rather than in the marks? */
+static bool tcmu_da_is_low(u32 blk)
+{
+	return blk < TCMU_DA_LOW_BLOCKS;
 }
 
 /* Index in da->pages of page @idx (>= 1) of block @blk. */
@@ -122,6 +134,10 @@ static void tcmu_da_put_block(struct tcmu_data_area *da, u32 blk)
 
 	if (WARN_ON_ONCE(!first))
 		return;
+	if (tcmu_da_is_low(blk)) {
+		__clear_bit(blk, da->low_present);
+		__clear_bit(blk, da->low_free);
+	}
 	tcmu_da_put_pages(da, blk, da->blk_pages);
 	__free_page(first);
 }
@@ -157,25 +173,29 @@ void tcmu_da_destroy(struct tcmu_data_area *da)
  * @blks: receives the block numbers, @nr entries
  * @gfp: allocation flags for new block memory and XArray nodes
  *
- * Kept-free blocks (they have memory) are taken first, lowest number first;
- * then never-touched blocks, lowest number first, get new order-0 pages
+ * Kept-free blocks (they have memory) are taken first, lowest number first
+ * (those below TCMU_DA_LOW_BLOCKS from the low bitmap, then the marked
+ * ones); then never-touched blocks, lowest number first, get new order-0 pages
  * (@gfp, __GFP_ZERO is added for the pages and never passed to the XArray).
  * Block numbers are written to the first @nr entries of @blks, in the
  * order taken.
  *
  * Context: Process context, under the caller's lock.  Takes the XArray
- * lock; allocates with @gfp outside it, so it may sleep if @gfp allows.
+ * lock unless every block comes from the low bitmap; allocates with @gfp
+ * outside it, so it may sleep if @gfp allows.
  * Return: 0, -ENOSPC if fewer than @nr blocks are available below
  * limit_blocks, or -ENOMEM if memory for a new block (or for the XArray)
  * could not be had.  On error no block changed state (@blks holds junk).
  */
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 {
-	XA_STATE(xas, &da->blocks, 0);
+	XA_STATE(xas, &da->blocks, TCMU_DA_LOW_BLOCKS);
 	/* Node slabs have a constructor: no __GFP_ZERO for them. */
 	gfp_t xa_gfp = gfp & ~__GFP_ZERO;
+	u32 low = min_t(u32, da->limit_blocks, TCMU_DA_LOW_BLOCKS);
+	u32 reuse = 0, nlow, i;
 	struct page *page;
-	u32 reuse = 0, i;
+	unsigned long blk;
 	int ret;
 
 	if (nr > tcmu_da_avail(da))
@@ -184,13 +204,22 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 		return 0;
 
 	/* Kept-free blocks, lowest first: only noted here, taken below. */
-	xas_lock(&xas);
-	xas_for_each_marked(&xas, page, da->limit_blocks - 1, TCMU_DA_FREE) {
-		blks[reuse++] = xas.xa_index;
+	for_each_set_bit(blk, da->low_free, low) {
+		blks[reuse++] = blk;
 		if (reuse == nr)
 			break;
 	}
-	xas_unlock(&xas);
+	nlow = reuse;
+	if (reuse < nr && xa_marked(&da->blocks, TCMU_DA_FREE)) {
+		xas_lock(&xas);
+		xas_for_each_marked(&xas, page, da->limit_blocks - 1,
+				    TCMU_DA_FREE) {
+			blks[reuse++] = xas.xa_index;
+			if (reuse == nr)
+				break;
+		}
+		xas_unlock(&xas);
+	}
 
 	/* Never-touched blocks, lowest first (XA_FREE_MARK), new memory. */
 	for (i = reuse; i < nr; i++) {
@@ -213,15 +242,21 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 			__free_page(xa_erase(&da->blocks, blks[i]));
 			goto undo;
 		}
+		if (tcmu_da_is_low(blks[i]))
+			__set_bit(blks[i], da->low_present);
 	}
 
-	xas_lock(&xas);
-	for (i = 0; i < reuse; i++) {
-		xas_set(&xas, blks[i]);
-		xas_load(&xas);
-		xas_clear_mark(&xas, TCMU_DA_FREE);
+	for (i = 0; i < nlow; i++)
+		__clear_bit(blks[i], da->low_free);
+	if (reuse > nlow) {
+		xas_lock(&xas);
+		for (i = nlow; i < reuse; i++) {
+			xas_set(&xas, blks[i]);
+			xas_load(&xas);
+			xas_clear_mark(&xas, TCMU_DA_FREE);
+		}
+		xas_unlock(&xas);
 	}
-	xas_unlock(&xas);
 
 	da->blocks_present += nr - reuse;
 	da->blocks_in_use += nr;
@@ -244,15 +279,32 @@ undo:
  * Their memory is kept for reuse.  Each block must be in use; a block that
  * is not (double free, never allocated) is skipped with a warning.
  *
- * Context: Any context, under the caller's lock.  Takes the XArray lock.
+ * Context: Any context, under the caller's lock.  Takes the XArray lock
+ * for blocks from TCMU_DA_LOW_BLOCKS up.
  */
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 {
 	XA_STATE(xas, &da->blocks, 0);
-	u32 i;
+	u32 i, high = 0;
+
+	for (i = 0; i < nr; i++) {
+		if (!tcmu_da_is_low(blks[i])) {
+			high++;
+			continue;
+		}
+		if (WARN_ON_ONCE(!test_bit(blks[i], da->low_present) ||
+				 test_bit(blks[i], da->low_free)))
+			continue;
+		__set_bit(blks[i], da->low_free);
+		da->blocks_in_use--;
+	}
+	if (!high)
+		return;
 
 	xas_lock(&xas);
 	for (i = 0; i < nr; i++) {
+		if (tcmu_da_is_low(blks[i]))
+			continue;
 		xas_set(&xas, blks[i]);
 		if (WARN_ON_ONCE(!xas_load(&xas) ||
 				 xas_get_mark(&xas, TCMU_DA_FREE)))
@@ -360,11 +412,17 @@ unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 	while (todo) {
 		lo = round_down(hi, TCMU_DA_RECLAIM_WIN);
 		bitmap_zero(win, TCMU_DA_RECLAIM_WIN);
-		xas_set(&xas, lo);
-		xas_lock(&xas);
-		xas_for_each_marked(&xas, entry, hi, TCMU_DA_FREE)
-			__set_bit(xas.xa_index - lo, win);
-		xas_unlock(&xas);
+		if (hi >= TCMU_DA_LOW_BLOCKS) {
+			xas_set(&xas, max_t(u32, lo, TCMU_DA_LOW_BLOCKS));
+			xas_lock(&xas);
+			xas_for_each_marked(&xas, entry, hi, TCMU_DA_FREE)
+				__set_bit(xas.xa_index - lo, win);
+			xas_unlock(&xas);
+		}
+		bit = lo;
+		for_each_set_bit_from(bit, da->low_free,
+				      min_t(u32, hi + 1, TCMU_DA_LOW_BLOCKS))
+			__set_bit(bit - lo, win);
 
 		for (n = hi - lo + 1; todo; n = bit) {
 			bit = find_last_bit(win, n);

@@ -9,7 +9,8 @@
  *
  *   - no entry:                the block was never used, it has no memory;
  *   - entry, TCMU_DA_FREE set: the block has memory and is free (kept);
- *   - entry, mark clear:       the block has memory and is in use.
+ *   - entry, mark clear:       the block has memory and is in use
+ *                              (below TCMU_DA_LOW_BLOCKS: see below).
  *
  * Every page of a block is an order-0 page of its own, as in the stock
  * driver: a block of many pages never needs physically contiguous memory,
@@ -24,6 +25,14 @@
  * (XA_FLAGS_ALLOC), so the lowest never-touched block is found through
  * the XArray's own free-slot tracking the same way.
  *
+ * Blocks below TCMU_DA_LOW_BLOCKS, where a lightly loaded device's
+ * commands all live, still have their entry in @blocks, but their state
+ * is in two small bitmaps instead of the TCMU_DA_FREE mark: @low_present
+ * (the block has memory) and @low_free (and is kept free).  Taking or
+ * giving back such a block is a bit operation, with no XArray walk or
+ * lock; the mark is never set on them.  Kept-free blocks are still taken
+ * lowest first: the bitmap's, then the marked ones above it.
+ *
  * Locking: the caller serialises every call on one data area (the TCMU
  * device holds its cmdr_lock).  The zap callback of
  * tcmu_da_reclaim() runs with no XArray lock held (it may sleep) and must
@@ -33,6 +42,7 @@
 #ifndef TCMU_DATA_AREA_H
 #define TCMU_DATA_AREA_H
 
+#include <linux/bitops.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -40,6 +50,14 @@ struct page;
 
 /* XA_MARK_0 is XA_FREE_MARK in an allocating XArray: use the next one. */
 #define TCMU_DA_FREE	XA_MARK_1
+
+/*
+ * Blocks tracked by bitmap (see above): 4 MiB of 4 KiB blocks, 256 bytes
+ * of bitmaps per data area.  The unit tests build with a smaller value.
+ */
+#ifndef TCMU_DA_LOW_BLOCKS
+#define TCMU_DA_LOW_BLOCKS	1024
+#endif
 
 struct tcmu_da_stats {
 	u64 pages_allocated;	/* pages currently backing blocks */
@@ -57,9 +75,12 @@ struct tcmu_data_area {
 	u32 blk_size;		/* bytes per block, multiple of PAGE_SIZE */
 	u32 blk_pages;		/* blk_size / PAGE_SIZE */
 	u32 blocks_present;	/* entries (blocks with memory) */
-	u32 blocks_in_use;	/* entries without TCMU_DA_FREE */
+	u32 blocks_in_use;	/* blocks with memory, not kept free */
 	u32 peak_in_use;	/* highest blocks_in_use since init */
 	u64 reclaimed;		/* pages */
+	/* Blocks below TCMU_DA_LOW_BLOCKS: has memory; is kept free. */
+	unsigned long low_present[BITS_TO_LONGS(TCMU_DA_LOW_BLOCKS)];
+	unsigned long low_free[BITS_TO_LONGS(TCMU_DA_LOW_BLOCKS)];
 };
 
 int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,

@@ -48,8 +48,10 @@
  *                   node allocation), free and reclaim, with a random
  *                   limit, for blocks of 1, 3 and 8 pages, checked after every
  *                   op against a plain array model: the set of entries,
- *                   their first pages, the free mark of each, marked
- *                   walks, xa_marked() and xa_find(), the blocks each
+ *                   their first pages, the low bitmaps below
+ *                   TCMU_DA_LOW_BLOCKS and the free mark of each block
+ *                   above, marked walks, xa_marked() and xa_find(), the
+ *                   blocks each
  *                   alloc returns and every page of them (zeroed when new,
  *                   the same pages and data when reused), the zap order
  *                   of each reclaim, one zap call per run of adjacent
@@ -115,6 +117,21 @@ static bool da_live;
 
 #define TRY(expr) do { if (!(expr)) return false; } while (0)
 
+/* Kept free: its low bitmap bit below TCMU_DA_LOW_BLOCKS, else its mark. */
+static bool is_free(u32 blk)
+{
+	if (blk < TCMU_DA_LOW_BLOCKS)
+		return test_bit(blk, da.low_free);
+	return xa_get_mark(&da.blocks, blk, TCMU_DA_FREE);
+}
+
+/* Some block is kept free. */
+static bool any_free(void)
+{
+	return find_first_bit(da.low_free, TCMU_DA_LOW_BLOCKS) <
+	       TCMU_DA_LOW_BLOCKS || xa_marked(&da.blocks, TCMU_DA_FREE);
+}
+
 static bool init(u32 max, u32 limit, u32 blk_size)
 {
 	int ret = tcmu_da_init(&da, max, limit, blk_size);
@@ -135,7 +152,7 @@ static bool teardown(void)
 	if (!da_live)
 		return true;
 	xa_for_each(&da.blocks, idx, entry) {
-		if (!xa_get_mark(&da.blocks, idx, TCMU_DA_FREE)) {
+		if (!is_free(idx)) {
 			blk = idx;
 			tcmu_da_free(&da, &blk, 1);
 		}
@@ -183,11 +200,6 @@ static void run(const char *name, bool (*fn)(void))
 }
 
 /* ---- helpers ------------------------------------------------------- */
-
-static bool is_free(u32 blk)
-{
-	return xa_get_mark(&da.blocks, blk, TCMU_DA_FREE);
-}
 
 /* Every one of the @n bytes at @p is @c (@n >= 1). */
 static bool all_bytes(const void *p, int c, size_t n)
@@ -508,7 +520,7 @@ static bool t_alloc_empty(void)
 	}
 	CHECK(blk_absent(5), "block 5 has memory");
 	CHECK(xa_empty(&da.pages), "pages of one-page blocks in da.pages");
-	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "free mark set");
+	CHECK(!any_free(), "free mark set");
 	CHECK(tcmu_da_avail(&da) == 59, "avail %u", tcmu_da_avail(&da));
 	TRY(stats_expect(5, 5, 0, 5, 0));
 
@@ -684,7 +696,7 @@ static bool t_reclaim_order(void)
 	      "second reclaim(3) did something");
 	CHECK(tcmu_da_reclaim(&da, 0, zap_rec, NULL) == 3, "reclaim(0)");
 	TRY(zaps_expect(z2, 3));
-	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "free mark left");
+	CHECK(!any_free(), "free mark left");
 	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 0, "reclaim, all in use");
 	TRY(stats_expect(10, 10, 0, 20, 10));
 	return true;
@@ -782,7 +794,7 @@ static bool t_mark_propagation(void)
 			free_range(i, 1);
 	}
 	CHECK(tcmu_da_reclaim(&da, 0, NULL, NULL) == 4094, "reclaim");
-	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "stray free mark");
+	CHECK(!any_free(), "stray free mark");
 
 	blk = 4096;
 	free_list(&blk, 1);
@@ -792,7 +804,7 @@ static bool t_mark_propagation(void)
 	      idx == 4096, "marked search from 0 found %lu", idx);
 	/* Reuse is found through the marks, before never-touched 0. */
 	TRY(alloc_range(4096, 1));
-	CHECK(!xa_marked(&da.blocks, TCMU_DA_FREE), "mark not cleared up");
+	CHECK(!any_free(), "mark not cleared up");
 
 	blk = 700;
 	free_list(&blk, 1);
@@ -1146,16 +1158,44 @@ static bool m_check_pages(void)
 	return true;
 }
 
+/*
+ * Below TCMU_DA_LOW_BLOCKS, the low bitmaps hold each block's state and
+ * no mark is set; above, the marks.  Counts the model's free blocks above.
+ */
+static bool m_check_low(u32 *free_high)
+{
+	u32 i;
+	u8 st;
+
+	*free_high = 0;
+	for (i = 0; i < TCMU_DA_LOW_BLOCKS || i < R_MAX; i++) {
+		st = i < R_MAX ? m.st[i] : M_ABSENT;
+		if (i >= TCMU_DA_LOW_BLOCKS) {
+			*free_high += st == M_FREE;
+			continue;
+		}
+		RCHECK(test_bit(i, da.low_present) == (st != M_ABSENT) &&
+		       test_bit(i, da.low_free) == (st == M_FREE) &&
+		       !xa_get_mark(&da.blocks, i, TCMU_DA_FREE),
+		       "low block %u: present %d free %d marked %d, model state %d",
+		       i, test_bit(i, da.low_present),
+		       test_bit(i, da.low_free),
+		       xa_get_mark(&da.blocks, i, TCMU_DA_FREE), st);
+	}
+	return true;
+}
+
 static bool m_check(void)
 {
 	XA_STATE(xas, &da.blocks, 0);
 	struct tcmu_da_stats st;
-	u32 n = 0, nm = 0, low = R_MAX, i;
+	u32 n = 0, nm = 0, low = R_MAX, free_high, i;
 	unsigned long idx;
 	void *entry;
 	bool bad = false;
 
-	for (i = 0; i < R_MAX && low == R_MAX; i++)
+	/* The lowest marked block the model expects. */
+	for (i = TCMU_DA_LOW_BLOCKS; i < R_MAX && low == R_MAX; i++)
 		if (m.st[i] == M_FREE)
 			low = i;
 
@@ -1164,7 +1204,7 @@ static bool m_check(void)
 		idx = xas.xa_index;
 		if (idx >= R_MAX || m.st[idx] == M_ABSENT ||
 		    entry != m.pg[idx][0] ||
-		    xas_get_mark(&xas, TCMU_DA_FREE) != (m.st[idx] == M_FREE)) {
+		    is_free(idx) != (m.st[idx] == M_FREE)) {
 			bad = true;
 			break;
 		}
@@ -1174,12 +1214,14 @@ static bool m_check(void)
 	RCHECK(!bad, "entry %lu disagrees with the model (state %d)", idx,
 	       idx < R_MAX ? m.st[idx] : -1);
 	RCHECK(n == m.present, "%u entries, model %u", n, m.present);
+	TRY(m_check_low(&free_high));
 
 	xas_set(&xas, 0);
 	rcu_read_lock();
 	xas_for_each_marked(&xas, entry, ULONG_MAX, TCMU_DA_FREE) {
 		idx = xas.xa_index;
-		if (idx >= R_MAX || m.st[idx] != M_FREE) {
+		if (idx < TCMU_DA_LOW_BLOCKS || idx >= R_MAX ||
+		    m.st[idx] != M_FREE) {
 			bad = true;
 			break;
 		}
@@ -1187,7 +1229,7 @@ static bool m_check(void)
 	}
 	rcu_read_unlock();
 	RCHECK(!bad, "marked walk found %lu", idx);
-	RCHECK(nm == m_free(), "%u marked, model %u", nm, m_free());
+	RCHECK(nm == free_high, "%u marked, model %u", nm, free_high);
 	RCHECK(xa_marked(&da.blocks, TCMU_DA_FREE) == (nm > 0),
 	       "xa_marked() disagrees");
 	idx = 0;
