@@ -16,7 +16,11 @@
  * Allocation collects the kept-free blocks to reuse first but takes them
  * (clears their bit or mark) only once every new block has its memory and
  * its entry, so the only step that can fail comes before any block changed
- * state and rolling back is erasing what was just inserted.
+ * state and rolling back is erasing what was just inserted.  When the
+ * kept-free blocks suffice, nothing can fail: their marks are cleared
+ * during the walk that finds them.  Blocks of one command are mostly
+ * adjacent, so freeing steps from one to the next inside a node
+ * (xas_next()) rather than walking from the root for each.
  *
  * Below TCMU_DA_LOW_BLOCKS a block's state is in the low bitmaps (see
  * data_area.h): a device whose commands fit there never walks or locks
@@ -28,8 +32,8 @@
  * of TCMU_DA_RECLAIM_WIN blocks, from the limit down: a window's
  * kept-free blocks are gathered into a bitmap by a marked walk (O(log n)
  * plus one step per block found, and the low bitmap's bits in the window)
- * and released from its highest bit down,
- * adjacent blocks as one run (one zap for the run).  Giving back k blocks costs
+ * and released from its highest bit down, adjacent blocks as one run (one
+ * zap for the run).  Giving back k blocks costs
  * O((k + s / TCMU_DA_RECLAIM_WIN) * log n), s the distance from the limit
  * down to the lowest block given back: at most 1024 windows for a 1 GiB
  * window of 4 KiB blocks, most of them cut short by marks clear high in
@@ -193,6 +197,8 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 	/* Node slabs have a constructor: no __GFP_ZERO for them. */
 	gfp_t xa_gfp = gfp & ~__GFP_ZERO;
 	u32 low = min_t(u32, da->limit_blocks, TCMU_DA_LOW_BLOCKS);
+	/* No new memory needed, so nothing can fail: take while finding. */
+	bool take = nr <= da->blocks_present - da->blocks_in_use;
 	u32 reuse = 0, nlow, i;
 	struct page *page;
 	unsigned long blk;
@@ -214,11 +220,24 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 		xas_lock(&xas);
 		xas_for_each_marked(&xas, page, da->limit_blocks - 1,
 				    TCMU_DA_FREE) {
+			if (take)
+				xas_clear_mark(&xas, TCMU_DA_FREE);
 			blks[reuse++] = xas.xa_index;
 			if (reuse == nr)
 				break;
 		}
 		xas_unlock(&xas);
+	}
+	/* Only if the counters disagree with the marks: put them back. */
+	if (WARN_ON_ONCE(take && reuse < nr)) {
+		xas_lock(&xas);
+		for (i = nlow; i < reuse; i++) {
+			xas_set(&xas, blks[i]);
+			xas_load(&xas);
+			xas_set_mark(&xas, TCMU_DA_FREE);
+		}
+		xas_unlock(&xas);
+		return -ENOSPC;
 	}
 
 	/* Never-touched blocks, lowest first (XA_FREE_MARK), new memory. */
@@ -248,7 +267,7 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 
 	for (i = 0; i < nlow; i++)
 		__clear_bit(blks[i], da->low_free);
-	if (reuse > nlow) {
+	if (reuse > nlow && !take) {
 		xas_lock(&xas);
 		for (i = nlow; i < reuse; i++) {
 			xas_set(&xas, blks[i]);
@@ -285,7 +304,8 @@ undo:
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 {
 	XA_STATE(xas, &da->blocks, 0);
-	u32 i, high = 0;
+	u32 i, high = 0, next = 0;
+	void *entry;
 
 	for (i = 0; i < nr; i++) {
 		if (!tcmu_da_is_low(blks[i])) {
@@ -305,9 +325,15 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 	for (i = 0; i < nr; i++) {
 		if (tcmu_da_is_low(blks[i]))
 			continue;
-		xas_set(&xas, blks[i]);
-		if (WARN_ON_ONCE(!xas_load(&xas) ||
-				 xas_get_mark(&xas, TCMU_DA_FREE)))
+		/* next is 0 (a low block) until a high block was looked up. */
+		if (blks[i] == next) {
+			entry = xas_next(&xas);
+		} else {
+			xas_set(&xas, blks[i]);
+			entry = xas_load(&xas);
+		}
+		next = blks[i] + 1;
+		if (WARN_ON_ONCE(!entry || xas_get_mark(&xas, TCMU_DA_FREE)))
 			continue;
 		xas_set_mark(&xas, TCMU_DA_FREE);
 		da->blocks_in_use--;
