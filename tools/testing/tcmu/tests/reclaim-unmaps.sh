@@ -38,11 +38,16 @@ remove_kprobe() {
 	echo "$old" >$param/global_max_data_area_mb
 }
 trap remove_kprobe EXIT
+# Stock's count is only logged: a probe that cannot be had skips there.
+no_probe() { if ours; then fail "$@"; else skip "$@"; fi; }
 if [ $at_boot = 0 ]; then
-	log "no probe armed at boot: arming it now"
+	# Once seen on CI (stock boot): the event existed but had no
+	# directory in events/, so adding it again said "File exists".
+	log "no probe armed at boot: arming it now (kprobe_events: $(tr '\n' ';' <$T/kprobe_events); events/kprobes: $(ls $T/events/kprobes 2>&1 | tr '\n' ' '))"
+	echo '-:tcmu_unmap' >>$T/kprobe_events 2>/dev/null
 	echo 'p:tcmu_unmap unmap_mapping_range' >>$T/kprobe_events ||
-		fail "cannot add a kprobe on unmap_mapping_range"
-	echo 1 >$ev/enable || fail "cannot enable the kprobe"
+		no_probe "cannot add a kprobe on unmap_mapping_range"
+	echo 1 >$ev/enable || no_probe "cannot enable the kprobe"
 fi
 
 dev=$(ramd_dev 12 unmap 67108864 hw_max_sectors=2048)
