@@ -77,12 +77,6 @@ void tcmu_flush_ring(void *addr, size_t len)
 #endif
 }
 
-/* Bytes from @from forward to @to, going round the ring. */
-static u32 tcmu_ring_dist(const struct tcmu_device *td, u32 from, u32 to)
-{
-	return to >= from ? to - from : td->cmdr_size - from + to;
-}
-
 static void tcmu_kick(struct tcmu_device *td)
 {
 	if (!test_bit(TCMU_DEV_PLUGGED, &td->flags))
@@ -749,43 +743,27 @@ out:
  */
 
 /*
- * The handler completed RING request @req in entry @ent (@uflags read
- * from it): copy the data read back and complete the se_cmd with the
- * status, sense and length the entry gives.  Each field is read once.
+ * The handler completed RING request @req: copy the data read back and
+ * complete the se_cmd with the status, sense and length the decoder read
+ * from the entry (@ent).
  */
 static void tcmu_complete_cmd(struct tcmu_device *td, struct tcmu_req *req,
-			      struct tcmu_cmd_entry *ent, u8 uflags)
+			      struct tcmu_rd_ent *ent)
 {
 	struct se_cmd *se_cmd = req->se_cmd;
-	char sense[TCMU_SENSE_BUFFERSIZE];
-	u32 read_len, user_len;
-	bool len_valid = false;
-	u8 status;
 
 	list_del_init(&req->node);
-	status = READ_ONCE(ent->rsp.scsi_status);
 
-	if (uflags & TCMU_UFLAG_UNKNOWN_OP) {
+	if (ent->unknown_op) {
 		pr_warn_ratelimited("%s: userspace set UNKNOWN_OP on cmd_id %u\n",
 				    td->name, req->cmd_id);
 		tcmu_req_finish(req, SAM_STAT_CHECK_CONDITION);
 		return;
 	}
 
-	read_len = req->data_len;
-	if (se_cmd->data_direction == DMA_FROM_DEVICE &&
-	    (uflags & TCMU_UFLAG_READ_LEN)) {
-		user_len = READ_ONCE(ent->rsp.read_len);
-		if (user_len) {
-			len_valid = true;
-			read_len = min(read_len, user_len);
-		}
-	}
-
-	if (status == SAM_STAT_CHECK_CONDITION) {
-		memcpy(sense, ent->rsp.sense_buffer, sizeof(sense));
-		transport_copy_sense_to_cmd(se_cmd, sense);
-		if (!len_valid)
+	if (ent->status == SAM_STAT_CHECK_CONDITION) {
+		transport_copy_sense_to_cmd(se_cmd, ent->sense);
+		if (!ent->len_valid)
 			goto finish;
 		se_cmd->se_cmd_flags |= SCF_TREAT_READ_AS_NORMAL;
 	}
@@ -797,57 +775,62 @@ static void tcmu_complete_cmd(struct tcmu_device *td, struct tcmu_req *req,
 			     se_cmd->t_bidi_data_nents, req->bidi_len, false);
 	} else if (se_cmd->data_direction == DMA_FROM_DEVICE) {
 		tcmu_copy_sg(td, req->blks, se_cmd->t_data_sg,
-			     se_cmd->t_data_nents, read_len, false);
+			     se_cmd->t_data_nents, ent->read_len, false);
 	}
 finish:
 	req->se_cmd = NULL;
 	se_cmd->priv = NULL;
-	if (len_valid)
-		target_complete_cmd_with_length(se_cmd, status, read_len);
+	if (ent->len_valid)
+		target_complete_cmd_with_length(se_cmd, ent->status,
+						ent->read_len);
 	else
-		target_complete_cmd(se_cmd, status);
+		target_complete_cmd(se_cmd, ent->status);
 }
 
 /*
- * Userspace completed the RING/TIMEDOUT request in entry @ent.  Every
- * field is read once.  Returns false if the ring is broken.
+ * The decoder's lookup (ring_decode.h): the request with command id @id,
+ * which the decoder checks against the states a completion may find.
  */
-static bool tcmu_complete_one(struct tcmu_device *td,
-			      struct tcmu_cmd_entry *ent)
+bool tcmu_rd_lookup(void *ctx, u16 id, struct tcmu_rd_req *rd)
 {
-	u16 id = READ_ONCE(ent->hdr.cmd_id);
-	u8 uflags = READ_ONCE(ent->hdr.uflags);
+	struct tcmu_device *td = ctx;
 	struct tcmu_req *req;
 
 	lockdep_assert_held(&td->cmdr_lock);
 
 	req = xa_load(&td->reqs, id);
-	if (!req) {
-		tcmu_broken(td, "completion of unknown cmd_id", id);
+	if (!req)
 		return false;
-	}
-	if (req->state == TCMU_REQ_KEPT) {
-		tcmu_broken(td, "second completion of KEEP_BUF cmd_id", id);
-		return false;
-	}
-	if (WARN_ON_ONCE(req->state != TCMU_REQ_RING &&
-			 req->state != TCMU_REQ_TIMEDOUT)) {
-		tcmu_broken(td, "completion of idle cmd_id", id);
-		return false;
-	}
+	rd->state = req->state;
+	rd->data_in = req->se_cmd &&
+		      req->se_cmd->data_direction == DMA_FROM_DEVICE;
+	rd->data_len = req->data_len;
+	rd->priv = req;
+	return true;
+}
+
+/*
+ * The handler completed the RING/TIMEDOUT request the decoder found in
+ * @ent.
+ */
+static void tcmu_complete_one(struct tcmu_device *td,
+			      struct tcmu_rd_ent *ent)
+{
+	struct tcmu_req *req = ent->req.priv;
+
+	lockdep_assert_held(&td->cmdr_lock);
 
 	/* A TIMEDOUT request's se_cmd was failed already. */
 	if (req->state == TCMU_REQ_RING)
-		tcmu_complete_cmd(td, req, ent, uflags);
+		tcmu_complete_cmd(td, req, ent);
 
-	if (uflags & TCMU_UFLAG_KEEP_BUF) {
+	if (ent->keep_buf) {
 		/* Userspace still uses the buffer: free_kept_buf ends it. */
 		tcmu_req_move(req, TCMU_REQ_KEPT);
-		return true;
+		return;
 	}
-	xa_erase(&td->reqs, id);
+	xa_erase(&td->reqs, ent->cmd_id);
 	tcmu_req_free(req);
-	return true;
 }
 
 /**
@@ -855,9 +838,9 @@ static bool tcmu_complete_one(struct tcmu_device *td,
  * @td: the device
  *
  * Reads the ring from our tail to the handler's cmd_tail.  Everything in
- * the ring is untrusted: each field is read once and checked before use;
- * anything out of bounds marks the ring broken (until reset_ring) and stops
- * the walk.
+ * the ring is untrusted: the decoder (ring_decode.c) reads each field once
+ * and checks it before use; anything out of bounds marks the ring broken
+ * (until reset_ring) and stops the walk.
  *
  * Context: Process context.  Expects cmdr_lock to be held.
  * Return: true if ring room was freed and no TMR is left waiting for room,
@@ -865,8 +848,17 @@ static bool tcmu_complete_one(struct tcmu_device *td,
  */
 bool tcmu_reap(struct tcmu_device *td)
 {
-	u32 tail, pos, len_op, len, op, avail;
+	struct tcmu_rd_walk w = {
+		.mb = td->mb,
+		.cmdr = td->cmdr,
+		.size = td->cmdr_size,
+		.span = td->cmdr_span,
+		.head = td->cmdr_head,
+		.pos = td->cmdr_tail,
+		.ctx = td,
+	};
 	bool freed = false, active = false;
+	struct tcmu_rd_ent ent;
 
 	lockdep_assert_held(&td->cmdr_lock);
 
@@ -877,58 +869,27 @@ bool tcmu_reap(struct tcmu_device *td)
 	}
 
 	tcmu_flush_ring(td->mb, sizeof(*td->mb));
-	/* The entries userspace completed before it moved cmd_tail. */
-	tail = smp_load_acquire(&td->mb->cmd_tail);
-	if (tail >= td->cmdr_span || !IS_ALIGNED(tail, TCMU_OP_ALIGN_SIZE) ||
-	    tcmu_ring_dist(td, td->cmdr_tail, tail) >
-	    tcmu_ring_dist(td, td->cmdr_tail, td->cmdr_head)) {
-		tcmu_broken(td, "cmd_tail", tail);
+	if (!tcmu_rd_start(&w, &ent)) {
+		tcmu_broken(td, ent.what, ent.val);
 		return false;
 	}
 
-	/*
-	 * Each step moves pos forward by >= 8 bytes, never past tail, and
-	 * either stays inside the span or wraps to 0 (a PAD): nothing past
-	 * the span is read.
-	 */
-	while ((pos = td->cmdr_tail) != tail) {
-		struct tcmu_cmd_entry *ent = td->cmdr + pos;
-
-		tcmu_flush_ring(ent, min_t(u32, td->cmdr_span - pos,
-					   sizeof(*ent)));
-		len_op = READ_ONCE(ent->hdr.len_op);
-		len = tcmu_hdr_get_len(len_op);
-		op = tcmu_hdr_get_op(len_op);
-		avail = tcmu_ring_dist(td, pos, tail);
-		/* Only a PAD may reach past the span: exactly to cmdr_size. */
-		if (len < sizeof(struct tcmu_cmd_entry_hdr) ||
-		    !IS_ALIGNED(len, TCMU_OP_ALIGN_SIZE) || len > avail ||
-		    (len >= td->cmdr_span - pos &&
-		     (op != TCMU_OP_PAD || len != td->cmdr_size - pos))) {
-			tcmu_broken(td, "entry length", len);
+	while (tcmu_rd_next(&w, &ent) != TCMU_RD_END) {
+		switch (ent.kind) {
+		case TCMU_RD_PAD:
 			break;
-		}
-
-		switch (op) {
-		case TCMU_OP_PAD:
-			break;
-		case TCMU_OP_TMR:
+		case TCMU_RD_TMR:
 			active = true;
 			break;
-		case TCMU_OP_CMD:
-			if (len < sizeof(*ent)) {
-				tcmu_broken(td, "command entry length", len);
-				goto out;
-			}
-			if (!tcmu_complete_one(td, ent))
-				goto out;
+		case TCMU_RD_CMD:
+			tcmu_complete_one(td, &ent);
 			active = true;
 			break;
 		default:
-			tcmu_broken(td, "entry opcode", op);
+			tcmu_broken(td, ent.what, ent.val);
 			goto out;
 		}
-		td->cmdr_tail = (pos + len) % td->cmdr_size;
+		td->cmdr_tail = w.pos;
 		freed = true;
 	}
 out:

@@ -23,6 +23,8 @@
  *                 backend ops
  *   ring.c        submission, queue full, TMRs, completion, timeouts,
  *                 block_dev, reset_ring, free_kept_buf
+ *   ring_decode.c reading completions from the hostile ring
+ *                 (ring_decode.h): checks and decisions only
  *   cmd_area.c    the command area's pages and active span: room for
  *                 entries, growing, shrinking when idle
  *   reclaim.c     accounting, giving kept-free pages back (decay, idle,
@@ -65,6 +67,7 @@
 #include <linux/target_core_user.h>
 
 #include "data_area.h"
+#include "ring_decode.h"
 
 struct sk_buff;
 
@@ -266,21 +269,6 @@ struct tcmu_device {
 
 #define TCMU_DEV(_se_dev) container_of(_se_dev, struct tcmu_device, se_dev)
 
-/*
- * The kernel-side life of one SCSI command (struct tcmu_req), see the
- * rst for the diagram.  NEW is the state at allocation; a request leaves
- * the machine (DONE) when tcmu_req_free() is called.
- */
-enum tcmu_req_state {
-	TCMU_REQ_NEW,		/* allocated, not queued anywhere */
-	TCMU_REQ_QFULL,		/* on qfull_list: waits for ring/data room */
-	TCMU_REQ_RING,		/* entry in the ring, se_cmd not completed */
-	TCMU_REQ_TIMEDOUT,	/* entry in the ring, se_cmd failed by timer */
-	TCMU_REQ_KEPT,		/* completed with KEEP_BUF: blocks kept */
-	TCMU_REQ_DONE,		/* freed (never stored: for the table) */
-	TCMU_REQ_NR_STATES,
-};
-
 struct tcmu_req {
 	struct tcmu_device *td;
 	struct se_cmd *se_cmd;	/* NULL once the se_cmd was completed */
@@ -332,7 +320,6 @@ unsigned long tcmu_cmdr_reclaim(struct tcmu_device *td);
 /* ring.c */
 int tcmu_req_cache_init(void);
 void tcmu_req_cache_exit(void);
-void tcmu_flush_ring(void *addr, size_t len);
 void tcmu_req_free(struct tcmu_req *req);
 void tcmu_run_qfull(struct tcmu_device *td);
 bool tcmu_reap(struct tcmu_device *td);
