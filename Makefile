@@ -7,6 +7,8 @@
 # make check-debug  every VM test with ours on the debug kernel
 # make soak       the reliability tests with full round counts
 # make bench      benchmark ours against stock (tools/testing/tcmu/bench)
+# make fuzz       fuzz the ring decoder in userspace (tools/testing/tcmu/fuzz)
+#                 for FUZZ_TIME seconds (default 600); no VM
 # make sparse     a W=1 build under sparse
 # make checkpatch checkpatch.pl --strict on the driver
 # make kernel-doc the driver's kernel-doc comments, warnings as errors
@@ -28,7 +30,7 @@ export KDIR
 
 MOD_DIR := $(TOP)/drivers/target/tcmu
 
-.PHONY: all modules clean run check check-debug soak sparse checkpatch kernel-doc bench
+.PHONY: all modules clean run check check-debug soak sparse checkpatch kernel-doc bench fuzz
 
 all: modules
 
@@ -57,6 +59,9 @@ soak: modules
 
 bench: modules
 	$(TOP)/tools/testing/tcmu/bench/bench.sh
+
+fuzz:
+	$(MAKE) -C $(TOP)/tools/testing/tcmu/fuzz fuzz
 
 sparse:
 	$(MAKE) -C $(KDIR) M=$(MOD_DIR) C=2 W=1 modules

@@ -7,8 +7,10 @@
 #      (C=2) with no warnings, checkpatch.pl --strict; of the test
 #      scripts: bash -n, and no shell function defined twice;
 #   2. userspace harnesses: the data-area allocator's (tools/testing/tcmu/alloc,
-#      the kernel's lib/xarray.c compiled in userspace) and tcmu-ramd's
-#      self-test against a fake ring (tools/testing/tcmu/handler);
+#      the kernel's lib/xarray.c compiled in userspace), the ring decoder's
+#      fuzzer (tools/testing/tcmu/fuzz: its seeds and regression inputs,
+#      then about a minute of libFuzzer) and tcmu-ramd's self-test against
+#      a fake ring (tools/testing/tcmu/handler);
 #   3. the VM tests, once against Debian's stock target_core_user and once
 #      against ours (tools/testing/tcmu/vm.sh);
 #   4. the debug tier: the tests whose header says "# tier: debug", with
@@ -126,6 +128,8 @@ unit() {
 }
 unit "allocator unit harness" "$out/alloc.log" \
 	make -C "$here/alloc" KSRC="$KSRC" check
+unit "ring decoder fuzzer (libFuzzer, ASan, UBSan)" "$out/fuzz.log" \
+	make -s -C "$here/fuzz" KSRC="$KSRC" check
 unit "tcmu-ramd self-test (ASan, UBSan)" "$out/ramd-selftest.log" \
 	make -s -C "$here/handler" check SAN=1
 
