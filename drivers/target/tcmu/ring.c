@@ -838,7 +838,7 @@ static void tcmu_complete_one(struct tcmu_device *td,
  * @td: the device
  *
  * Reads the ring from our tail to the handler's cmd_tail.  Everything in
- * the ring is untrusted: the decoder (ring_decode.c) reads each field once
+ * the ring is untrusted: the decoder (ring_decode.h) reads each field once
  * and checks it before use; anything out of bounds marks the ring broken
  * (until reset_ring) and stops the walk.
  *

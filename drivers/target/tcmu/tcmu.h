@@ -23,8 +23,8 @@
  *                 backend ops
  *   ring.c        submission, queue full, TMRs, completion, timeouts,
  *                 block_dev, reset_ring, free_kept_buf
- *   ring_decode.c reading completions from the hostile ring
- *                 (ring_decode.h): checks and decisions only
+ *   ring_decode.h reading completions from the hostile ring:
+ *                 checks and decisions only (static inline, for ring.c)
  *   cmd_area.c    the command area's pages and active span: room for
  *                 entries, growing, shrinking when idle
  *   reclaim.c     accounting, giving kept-free pages back (decay, idle,

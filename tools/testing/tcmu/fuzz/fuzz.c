@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer harness of the TCMU ring decoder (drivers/target/tcmu/
- * ring_decode.c), which reads what a hostile handler wrote into the
+ * ring_decode.h), which reads what a hostile handler wrote into the
  * command ring.  The decoder is compiled unmodified against
  * tools/include and small shims; see the Makefile for the targets.
  *
@@ -43,7 +43,7 @@
  *  - no WARN fires;
  *  - and, when no write landed during the walk, the decisions are exactly
  *    those of the decoder as it was inside tcmu_reap() before it moved to
- *    ring_decode.c (ref_reap() below, transcribed from it): same entries,
+ *    ring_decode.h (ref_reap() below, transcribed from it): same entries,
  *    ids, statuses, lengths, sense, flags, broken reason and value, and
  *    the same final tail.
  */
@@ -316,7 +316,7 @@ bool tcmu_rd_lookup(void *ctx, u16 id, struct tcmu_rd_req *rd)
 	return r;
 }
 
-/* ---- the reference: tcmu_reap()'s decoder before ring_decode.c ------- */
+/* ---- the reference: tcmu_reap()'s decoder as it was in ring.c --------- */
 
 struct ev {
 	enum tcmu_rd_kind kind;

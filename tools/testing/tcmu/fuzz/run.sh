@@ -9,13 +9,13 @@
 # same inputs) for RUNS executions or SECONDS, whichever ends first; fuzz:
 # only the latter, from the corpus earlier fuzz runs grew, with a random
 # seed and no bound on executions.  Both then replay the corpus through the coverage
-# build and print the decoder's coverage (llvm-cov, ring_decode.c).  A
+# build and print the decoder's coverage (llvm-cov, ring_decode.h).  A
 # crash's input lands in RESULTS; the last line is "N passed, N failed".
 set -uo pipefail
 
 mode=$1 bin=$2 cov=$3 o=$4 results=$5 runs=$6 secs=$7
 here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../../../../drivers/target/tcmu" && pwd)/ring_decode.c
+src=$(cd "$here/../../../../drivers/target/tcmu" && pwd)/ring_decode.h
 profdata=${LLVM_PROFDATA:-llvm-profdata-14}
 llvmcov=${LLVM_COV:-llvm-cov-14}
 corpus=$o/corpus
@@ -69,7 +69,7 @@ else
 fi
 
 # The decoder's coverage by the corpus, from the coverage build: one
-# result line with the totals of llvm-cov's report for ring_decode.c.
+# result line with the totals of llvm-cov's report for ring_decode.h.
 rm -f "$o"/cov/*.profraw
 LLVM_PROFILE_FILE="$o/cov/%p.profraw" "$cov" -runs=0 "$corpus" >"$o/cov.log" 2>&1
 if "$profdata" merge -sparse "$o"/cov/*.profraw -o "$o/cov/fuzz.profdata" 2>>"$o/cov.log" &&
@@ -77,7 +77,7 @@ if "$profdata" merge -sparse "$o"/cov/*.profraw -o "$o/cov/fuzz.profdata" 2>>"$o
 	>"$o/cov-report.txt" 2>>"$o/cov.log"; then
 	# TOTAL regions missed % functions missed % lines missed % branches missed %
 	read -r reg lin bra < <(awk '/^TOTAL/ { print $4, $10, $13 }' "$o/cov-report.txt")
-	fz_result PASS "fuzz/coverage (ring_decode.c: lines $lin, branches $bra, regions $reg)"
+	fz_result PASS "fuzz/coverage (ring_decode.h: lines $lin, branches $bra, regions $reg)"
 else
 	fz_result FAIL "fuzz/coverage (no llvm-cov report)" "$o/cov.log"
 fi
