@@ -704,7 +704,9 @@ static void fz_handler_complete(struct fz_in *in)
 	if (len < TCMU_OP_ALIGN_SIZE || len > FZ_CMDR_SIZE - pos ||
 	    (pos + len >= fz.span && pos + len != FZ_CMDR_SIZE))
 		return;		/* not an entry the kernel wrote */
-	if (tcmu_hdr_get_op(len_op) == TCMU_OP_CMD && len >= FZ_CMD_MIN) {
+	/* A CMD whose fixed part crosses the span is no entry to answer. */
+	if (tcmu_hdr_get_op(len_op) == TCMU_OP_CMD && len >= FZ_CMD_MIN &&
+	    pos + FZ_CMD_MIN <= fz.span) {
 		if (flags & 1) {
 			r = fz_pick(k, TCMU_REQ_RING);
 			if (r)
