@@ -131,6 +131,25 @@ fail:
 	return -ENOMEM;
 }
 
+/* Set (@free) or clear the TCMU_DA_FREE mark of blocks @blks[0 .. @n - 1]. */
+static void tcmu_da_mark_free(struct tcmu_data_area *da, const u32 *blks,
+			      u32 n, bool free)
+{
+	XA_STATE(xas, &da->blocks, 0);
+	u32 i;
+
+	xas_lock(&xas);
+	for (i = 0; i < n; i++) {
+		xas_set(&xas, blks[i]);
+		xas_load(&xas);
+		if (free)
+			xas_set_mark(&xas, TCMU_DA_FREE);
+		else
+			xas_clear_mark(&xas, TCMU_DA_FREE);
+	}
+	xas_unlock(&xas);
+}
+
 /* Erase block @blk's entry and free all its pages. */
 static void tcmu_da_put_block(struct tcmu_data_area *da, u32 blk)
 {
@@ -230,13 +249,7 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 	}
 	/* Only if the counters disagree with the marks: put them back. */
 	if (WARN_ON_ONCE(take && reuse < nr)) {
-		xas_lock(&xas);
-		for (i = nlow; i < reuse; i++) {
-			xas_set(&xas, blks[i]);
-			xas_load(&xas);
-			xas_set_mark(&xas, TCMU_DA_FREE);
-		}
-		xas_unlock(&xas);
+		tcmu_da_mark_free(da, blks + nlow, reuse - nlow, true);
 		return -ENOSPC;
 	}
 
@@ -267,15 +280,8 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 
 	for (i = 0; i < nlow; i++)
 		__clear_bit(blks[i], da->low_free);
-	if (reuse > nlow && !take) {
-		xas_lock(&xas);
-		for (i = nlow; i < reuse; i++) {
-			xas_set(&xas, blks[i]);
-			xas_load(&xas);
-			xas_clear_mark(&xas, TCMU_DA_FREE);
-		}
-		xas_unlock(&xas);
-	}
+	if (reuse > nlow && !take)
+		tcmu_da_mark_free(da, blks + nlow, reuse - nlow, false);
 
 	da->blocks_present += nr - reuse;
 	da->blocks_in_use += nr;
