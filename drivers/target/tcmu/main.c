@@ -13,6 +13,7 @@
 #include <linux/stringify.h>
 #include <target/target_core_fabric.h>
 
+#include "compat.h"
 #include "tcmu.h"
 
 static struct device *tcmu_root;
@@ -152,7 +153,7 @@ static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
 	if (vma->vm_pgoff || vma_pages(vma) != TCMU_MAP_SIZE >> PAGE_SHIFT)
 		return -EINVAL;
 
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &tcmu_vm_ops;
 	vma->vm_private_data = td;
 	tcmu_vm_open(vma);

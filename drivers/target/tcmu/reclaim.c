@@ -14,6 +14,7 @@
 #include <linux/percpu_counter.h>
 #include <linux/shrinker.h>
 
+#include "compat.h"
 #include "tcmu.h"
 
 static int tcmu_global_max_mb = TCMU_GLOBAL_MB_DEF;
@@ -463,13 +464,7 @@ static unsigned long tcmu_shrink_scan(struct shrinker *shrinker,
 	return freed;
 }
 
-/* Kept-free pages hold no data: cheap to recreate, hence seeks 1. */
-static struct shrinker tcmu_shrinker = {
-	.count_objects = tcmu_shrink_count,
-	.scan_objects = tcmu_shrink_scan,
-	.seeks = 1,
-	.batch = 0,
-};
+static struct shrinker *tcmu_shrinker;
 
 /**
  * tcmu_reclaim_kick() - make sure the reclaim work runs within a period,
@@ -530,9 +525,13 @@ int tcmu_reclaim_init(void)
 	ret = percpu_counter_init(&tcmu_global_in_use, 0, GFP_KERNEL);
 	if (ret)
 		goto err_pages;
-	ret = register_shrinker(&tcmu_shrinker, "tcmu-data");
-	if (ret)
+	/* Kept-free pages hold no data: cheap to recreate, hence seeks 1. */
+	tcmu_shrinker = tcmu_shrinker_create(tcmu_shrink_count,
+					     tcmu_shrink_scan, 1, "tcmu-data");
+	if (!tcmu_shrinker) {
+		ret = -ENOMEM;
 		goto err_in_use;
+	}
 	return 0;
 
 err_in_use:
@@ -563,7 +562,7 @@ void tcmu_reclaim_start(void)
  */
 void tcmu_reclaim_exit(void)
 {
-	unregister_shrinker(&tcmu_shrinker);
+	tcmu_shrinker_destroy(tcmu_shrinker);
 	/*
 	 * From here on the module parameters do not touch the counters or
 	 * queue the work: nothing queues it again.
