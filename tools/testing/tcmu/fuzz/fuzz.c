@@ -578,18 +578,27 @@ static void fz_reap(void)
 		.ctx = &fz,
 	};
 	static struct fz_req ref_reqs[FZ_MAX_REQS];
-	static u8 ref_mem[FZ_MB + FZ_MAX_PAGES * FZ_PAGE];
 	u32 old_tail = fz.tail, steps = 0, from;
+	u8 *ref_mem;
 	struct tcmu_rd_ent ent;
 	enum tcmu_rd_kind kind;
 
 	if (fz.broken)		/* tcmu_reap() does not read a broken ring */
 		return;
 
-	/* The reference runs on copies taken before the walk. */
+	/*
+	 * The reference runs on copies taken before the walk, in a buffer
+	 * of exactly the ring's size: a static one would let it read what
+	 * an earlier input left past the span (no ASan report, and a
+	 * result that depends on the inputs before).
+	 */
+	ref_mem = malloc(fz_buf_len());
+	if (!ref_mem)
+		abort();
 	memcpy(ref_mem, fz.mem, fz_buf_len());
 	memcpy(ref_reqs, fz.reqs, sizeof(fz.reqs));
 	ref_reap(ref_mem, fz.span, fz.head, fz.tail, ref_reqs, &ref_tr);
+	free(ref_mem);
 
 	fz.callbacks = 0;
 	fz.raced = false;
