@@ -29,104 +29,195 @@ enum {
 	TCMU_OPT_ERR,
 };
 
+/*
+ * Every value is taken as a string and parsed strictly by
+ * tcmu_opt_parse(): with "%d", a value such as "12abc" would not match
+ * and the key would be ignored silently.
+ */
 static const match_table_t tcmu_opt_tokens = {
 	{TCMU_OPT_DEV_CONFIG, "dev_config=%s"},
 	{TCMU_OPT_DEV_SIZE, "dev_size=%s"},
-	{TCMU_OPT_HW_BLOCK_SIZE, "hw_block_size=%d"},
-	{TCMU_OPT_HW_MAX_SECTORS, "hw_max_sectors=%d"},
-	{TCMU_OPT_NL_REPLY_SUPPORTED, "nl_reply_supported=%d"},
-	{TCMU_OPT_MAX_DATA_AREA_MB, "max_data_area_mb=%d"},
-	{TCMU_OPT_DATA_PAGES_PER_BLK, "data_pages_per_blk=%d"},
-	{TCMU_OPT_CMD_RING_SIZE_MB, "cmd_ring_size_mb=%d"},
+	{TCMU_OPT_HW_BLOCK_SIZE, "hw_block_size=%s"},
+	{TCMU_OPT_HW_MAX_SECTORS, "hw_max_sectors=%s"},
+	{TCMU_OPT_NL_REPLY_SUPPORTED, "nl_reply_supported=%s"},
+	{TCMU_OPT_MAX_DATA_AREA_MB, "max_data_area_mb=%s"},
+	{TCMU_OPT_DATA_PAGES_PER_BLK, "data_pages_per_blk=%s"},
+	{TCMU_OPT_CMD_RING_SIZE_MB, "cmd_ring_size_mb=%s"},
 	{TCMU_OPT_ERR, NULL}
 };
 
-static int tcmu_opt_positive(substring_t *arg, const char *what, int *val)
-{
-	int ret = match_int(arg, val);
+/* The values of one control write: applied only if all of them are good. */
+struct tcmu_opts {
+	unsigned long given;		/* BIT(TCMU_OPT_*) of the keys seen */
+	char dev_config[TCMU_CONFIG_LEN];
+	u64 dev_size;
+	int val[TCMU_OPT_ERR];		/* the int keys' values */
+};
 
-	if (ret < 0) {
-		pr_err("match_int() failed for %s=. Error %d.\n", what, ret);
-		return ret;
+static const char *const tcmu_opt_names[TCMU_OPT_ERR] = {
+	[TCMU_OPT_DEV_CONFIG] = "dev_config",
+	[TCMU_OPT_DEV_SIZE] = "dev_size",
+	[TCMU_OPT_HW_BLOCK_SIZE] = "hw_block_size",
+	[TCMU_OPT_HW_MAX_SECTORS] = "hw_max_sectors",
+	[TCMU_OPT_NL_REPLY_SUPPORTED] = "nl_reply_supported",
+	[TCMU_OPT_MAX_DATA_AREA_MB] = "max_data_area_mb",
+	[TCMU_OPT_DATA_PAGES_PER_BLK] = "data_pages_per_blk",
+	[TCMU_OPT_CMD_RING_SIZE_MB] = "cmd_ring_size_mb",
+};
+
+/* Every key but nl_reply_supported sets up the device: only before enable. */
+#define TCMU_OPTS_SETUP	(~BIT(TCMU_OPT_NL_REPLY_SUPPORTED))
+
+/* Unlike match_int(), nothing may follow the number. */
+static int tcmu_match_int(substring_t *arg, int *val)
+{
+	char *buf = match_strdup(arg);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = kstrtoint(buf, 0, val);
+	kfree(buf);
+	return ret;
+}
+
+/* Parse one "key=value" into @o; -EINVAL for a value that does not parse. */
+static int tcmu_opt_parse(struct tcmu_opts *o, char *p)
+{
+	substring_t args[MAX_OPT_ARGS];
+	int token, ret;
+
+	token = match_token(p, tcmu_opt_tokens, args);
+	switch (token) {
+	case TCMU_OPT_ERR:
+		/* "%s" needs one byte: a known key with nothing after '=' */
+		for (token = 0; token < TCMU_OPT_ERR; token++) {
+			size_t len = strlen(tcmu_opt_names[token]);
+
+			if (!strncmp(p, tcmu_opt_names[token], len) &&
+			    p[len] == '=') {
+				pr_err("No value for %s\n", tcmu_opt_names[token]);
+				return -EINVAL;
+			}
+		}
+		return 0;	/* unknown keys are ignored, as in stock */
+	case TCMU_OPT_DEV_CONFIG:
+		ret = match_strlcpy(o->dev_config, &args[0], TCMU_CONFIG_LEN);
+		if (!ret || ret >= TCMU_CONFIG_LEN)
+			ret = -EINVAL;
+		else
+			ret = 0;
+		break;
+	case TCMU_OPT_DEV_SIZE:
+		ret = match_u64(&args[0], &o->dev_size);
+		break;
+	default:
+		ret = tcmu_match_int(&args[0], &o->val[token]);
+		if (!ret && token != TCMU_OPT_NL_REPLY_SUPPORTED &&
+		    o->val[token] <= 0)
+			ret = -EINVAL;
+		break;
 	}
-	if (*val <= 0) {
-		pr_err("Invalid %s %d: must be greater than zero.\n",
-		       what, *val);
+	if (ret) {
+		pr_err("Invalid %s in \"%s\": %d\n", tcmu_opt_names[token], p,
+		       ret);
+		return ret == -ENOMEM ? ret : -EINVAL;
+	}
+	o->given |= BIT(token);
+	return 0;
+}
+
+/* The final value of int key @token: the one given, or @cur. */
+static int tcmu_opt_val(const struct tcmu_opts *o, int token, int cur)
+{
+	return o->given & BIT(token) ? o->val[token] : cur;
+}
+
+/*
+ * Check @o against @td as it would be after the write and fill in the
+ * clamped sizes; nothing is changed yet.
+ */
+static int tcmu_opts_check(struct tcmu_device *td, struct tcmu_opts *o)
+{
+	struct se_dev_attrib *da = &td->se_dev.dev_attrib;
+	int bs, ms, mb, ppb, global = tcmu_global_max_data_mb();
+
+	lockdep_assert_held(&td->cmdr_lock);
+
+	if (td->ready && (o->given & TCMU_OPTS_SETUP)) {
+		pr_err("Cannot set %s after the device has been enabled.\n",
+		       tcmu_opt_names[__ffs(o->given & TCMU_OPTS_SETUP)]);
 		return -EINVAL;
+	}
+
+	bs = tcmu_opt_val(o, TCMU_OPT_HW_BLOCK_SIZE, da->hw_block_size ?: 512);
+	if (bs != 512 && bs != 1024 && bs != 2048 && bs != 4096) {
+		pr_err("Invalid hw_block_size %d: 512, 1024, 2048 or 4096.\n",
+		       bs);
+		return -EINVAL;
+	}
+	/* Whole pages per command, and no more than the data window. */
+	ms = tcmu_opt_val(o, TCMU_OPT_HW_MAX_SECTORS, da->hw_max_sectors ?: 128);
+	if ((u64)ms * bs < PAGE_SIZE || (u64)ms * bs > TCMU_DATA_WIN) {
+		pr_err("Invalid hw_max_sectors %d: %d-byte sectors make %llu bytes, not %lu to %lu.\n",
+		       ms, bs, (u64)ms * bs, PAGE_SIZE, (unsigned long)TCMU_DATA_WIN);
+		return -EINVAL;
+	}
+
+	mb = tcmu_opt_val(o, TCMU_OPT_MAX_DATA_AREA_MB, td->data_mb);
+	/* Only a value given in this write is clamped, as in stock. */
+	if (o->given & BIT(TCMU_OPT_MAX_DATA_AREA_MB)) {
+		if (mb > global) {
+			pr_err("%d is too large. Adjusting max_data_area_mb to global limit of %d\n",
+			       mb, global);
+			mb = global;
+		}
+		if (mb > TCMU_DATA_MB_MAX) {
+			pr_err("%d is too large. Adjusting max_data_area_mb to the data window of %u\n",
+			       mb, TCMU_DATA_MB_MAX);
+			mb = TCMU_DATA_MB_MAX;
+		}
+	}
+	ppb = tcmu_opt_val(o, TCMU_OPT_DATA_PAGES_PER_BLK, td->pages_per_blk);
+	if (ppb > TCMU_MB_TO_PAGES(mb)) {
+		pr_err("Invalid data_pages_per_blk %d: greater than max_data_area_mb %d -> %zu pages.\n",
+		       ppb, mb, TCMU_MB_TO_PAGES(mb));
+		return -EINVAL;
+	}
+	o->val[TCMU_OPT_MAX_DATA_AREA_MB] = mb;
+
+	if (o->val[TCMU_OPT_CMD_RING_SIZE_MB] > TCMU_RING_MB_MAX) {
+		pr_err("%d is too large. Adjusting cmd_ring_size_mb to global limit of %u\n",
+		       o->val[TCMU_OPT_CMD_RING_SIZE_MB], TCMU_RING_MB_MAX);
+		o->val[TCMU_OPT_CMD_RING_SIZE_MB] = TCMU_RING_MB_MAX;
 	}
 	return 0;
 }
 
-static int tcmu_opt_hw_attr(substring_t *arg, const char *what, u32 *attr)
+/* Apply a checked @o. */
+static void tcmu_opts_apply(struct tcmu_device *td, const struct tcmu_opts *o)
 {
-	int val, ret;
+	struct se_dev_attrib *da = &td->se_dev.dev_attrib;
+	const int *v = o->val;
 
-	ret = tcmu_opt_positive(arg, what, &val);
-	if (!ret)
-		*attr = val;
-	return ret;
-}
+	lockdep_assert_held(&td->cmdr_lock);
 
-/* The sizes can change only before the device is enabled. */
-static int tcmu_opt_size(struct tcmu_device *td, int token, substring_t *arg)
-{
-	const char *what = token == TCMU_OPT_MAX_DATA_AREA_MB ? "max_data_area_mb" :
-			   token == TCMU_OPT_DATA_PAGES_PER_BLK ?
-			   "data_pages_per_blk" : "cmd_ring_size_mb";
-	int val, ret, global;
-
-	ret = tcmu_opt_positive(arg, what, &val);
-	if (ret)
-		return ret;
-
-	mutex_lock(&td->cmdr_lock);
-	if (td->ready) {
-		pr_err("Cannot set %s after it has been enabled.\n", what);
-		ret = -EINVAL;
-		goto out;
-	}
-	switch (token) {
-	case TCMU_OPT_MAX_DATA_AREA_MB:
-		global = tcmu_global_max_data_mb();
-		if (val > global) {
-			pr_err("%d is too large. Adjusting max_data_area_mb to global limit of %d\n",
-			       val, global);
-			val = global;
-		}
-		if (val > TCMU_DATA_MB_MAX) {
-			pr_err("%d is too large. Adjusting max_data_area_mb to the data window of %u\n",
-			       val, TCMU_DATA_MB_MAX);
-			val = TCMU_DATA_MB_MAX;
-		}
-		if (TCMU_MB_TO_PAGES(val) < td->pages_per_blk) {
-			pr_err("Invalid max_data_area_mb %d: smaller than data_pages_per_blk (%u pages).\n",
-			       val, td->pages_per_blk);
-			ret = -EINVAL;
-			break;
-		}
-		td->data_mb = val;
-		break;
-	case TCMU_OPT_DATA_PAGES_PER_BLK:
-		if (val > TCMU_MB_TO_PAGES(td->data_mb)) {
-			pr_err("Invalid data_pages_per_blk %d: greater than max_data_area_mb %u -> %zu pages.\n",
-			       val, td->data_mb, TCMU_MB_TO_PAGES(td->data_mb));
-			ret = -EINVAL;
-			break;
-		}
-		td->pages_per_blk = val;
-		break;
-	default:
-		if (val > TCMU_RING_MB_MAX) {
-			pr_err("%d is too large. Adjusting cmd_ring_size_mb to global limit of %u\n",
-			       val, TCMU_RING_MB_MAX);
-			val = TCMU_RING_MB_MAX;
-		}
-		td->ring_mb = val;
-		break;
-	}
-out:
-	mutex_unlock(&td->cmdr_lock);
-	return ret;
+	if (o->given & BIT(TCMU_OPT_DEV_CONFIG))
+		strscpy(td->dev_config, o->dev_config, TCMU_CONFIG_LEN);
+	if (o->given & BIT(TCMU_OPT_DEV_SIZE))
+		td->dev_size = o->dev_size;
+	if (o->given & BIT(TCMU_OPT_HW_BLOCK_SIZE))
+		da->hw_block_size = v[TCMU_OPT_HW_BLOCK_SIZE];
+	if (o->given & BIT(TCMU_OPT_HW_MAX_SECTORS))
+		da->hw_max_sectors = v[TCMU_OPT_HW_MAX_SECTORS];
+	if (o->given & BIT(TCMU_OPT_NL_REPLY_SUPPORTED))
+		td->nl_reply_supported = v[TCMU_OPT_NL_REPLY_SUPPORTED];
+	if (o->given & BIT(TCMU_OPT_MAX_DATA_AREA_MB))
+		td->data_mb = v[TCMU_OPT_MAX_DATA_AREA_MB];
+	if (o->given & BIT(TCMU_OPT_DATA_PAGES_PER_BLK))
+		td->pages_per_blk = v[TCMU_OPT_DATA_PAGES_PER_BLK];
+	if (o->given & BIT(TCMU_OPT_CMD_RING_SIZE_MB))
+		td->ring_mb = v[TCMU_OPT_CMD_RING_SIZE_MB];
 }
 
 /**
@@ -136,67 +227,45 @@ out:
  *        separated key=value pairs
  * @count: its length
  *
- * The sizes (max_data_area_mb, data_pages_per_blk, cmd_ring_size_mb) can
- * only change before the device is enabled.  Unknown keys are ignored, as
- * in stock.
+ * All or nothing: the keys are parsed and checked together, and applied
+ * only if every one is good (a key given twice takes the last value).
+ * Every key but nl_reply_supported sets the device up and is refused
+ * once the device is enabled (dev_config and dev_size have attributes
+ * that tell the handler).  Unknown keys are ignored, as in stock.
  *
- * Context: Process context (configfs store).  Takes cmdr_lock for the
- * sizes.
- * Return: @count, or a negative errno for the first bad value.
+ * Context: Process context (configfs store).  Takes cmdr_lock.
+ * Return: @count, or -EINVAL (-ENOMEM) with nothing changed.
  */
 ssize_t tcmu_set_configfs_dev_params(struct se_device *dev,
 				     const char *page, ssize_t count)
 {
 	struct tcmu_device *td = TCMU_DEV(dev);
-	substring_t args[MAX_OPT_ARGS];
+	struct tcmu_opts *o;
 	char *opts, *orig, *p;
-	int ret = 0, token;
+	int ret = 0;
 
+	o = kzalloc(sizeof(*o), GFP_KERNEL);
 	opts = kstrdup(page, GFP_KERNEL);
-	if (!opts)
-		return -ENOMEM;
 	orig = opts;
-
-	while (!ret && (p = strsep(&opts, ",\n")) != NULL) {
-		if (!*p)
-			continue;
-		token = match_token(p, tcmu_opt_tokens, args);
-		switch (token) {
-		case TCMU_OPT_DEV_CONFIG:
-			if (!match_strlcpy(td->dev_config, &args[0],
-					   TCMU_CONFIG_LEN))
-				ret = -EINVAL;
-			break;
-		case TCMU_OPT_DEV_SIZE:
-			ret = match_u64(&args[0], &td->dev_size);
-			if (ret < 0)
-				pr_err("match_u64() failed for dev_size=. Error %d.\n",
-				       ret);
-			break;
-		case TCMU_OPT_HW_BLOCK_SIZE:
-			ret = tcmu_opt_hw_attr(&args[0], "hw_block_size",
-					       &dev->dev_attrib.hw_block_size);
-			break;
-		case TCMU_OPT_HW_MAX_SECTORS:
-			ret = tcmu_opt_hw_attr(&args[0], "hw_max_sectors",
-					       &dev->dev_attrib.hw_max_sectors);
-			break;
-		case TCMU_OPT_NL_REPLY_SUPPORTED:
-			ret = match_int(&args[0], &td->nl_reply_supported);
-			if (ret < 0)
-				pr_err("match_int() failed for nl_reply_supported=. Error %d.\n",
-				       ret);
-			break;
-		case TCMU_OPT_MAX_DATA_AREA_MB:
-		case TCMU_OPT_DATA_PAGES_PER_BLK:
-		case TCMU_OPT_CMD_RING_SIZE_MB:
-			ret = tcmu_opt_size(td, token, &args[0]);
-			break;
-		default:
-			break;
-		}
+	if (!o || !opts) {
+		ret = -ENOMEM;
+		goto out;
 	}
+	while (!ret && (p = strsep(&opts, ",\n")) != NULL) {
+		if (*p)
+			ret = tcmu_opt_parse(o, p);
+	}
+	if (ret)
+		goto out;
+
+	mutex_lock(&td->cmdr_lock);
+	ret = tcmu_opts_check(td, o);
+	if (!ret)
+		tcmu_opts_apply(td, o);
+	mutex_unlock(&td->cmdr_lock);
+out:
 	kfree(orig);
+	kfree(o);
 	return ret ? ret : count;
 }
 
@@ -264,6 +333,12 @@ static ssize_t tcmu_cmd_time_out_store(struct config_item *item,
 	ret = kstrtou32(page, 0, &val);
 	if (ret < 0)
 		return ret;
+	/* Kept in ms in a u32: up to 49 days. */
+	if (val > U32_MAX / MSEC_PER_SEC) {
+		pr_err("Invalid cmd_time_out %u s: at most %lu\n", val,
+		       U32_MAX / MSEC_PER_SEC);
+		return -EINVAL;
+	}
 	WRITE_ONCE(TCMU_DEV(da->da_dev)->cmd_time_out, val * MSEC_PER_SEC);
 	return count;
 }
@@ -286,7 +361,7 @@ static ssize_t tcmu_qfull_time_out_store(struct config_item *item,
 	ret = kstrtos32(page, 0, &val);
 	if (ret < 0)
 		return ret;
-	if (val >= 0) {
+	if (val >= 0 && val <= INT_MAX / MSEC_PER_SEC) {
 		WRITE_ONCE(td->qfull_time_out, val * MSEC_PER_SEC);
 	} else if (val == -1) {
 		WRITE_ONCE(td->qfull_time_out, val);
@@ -470,6 +545,10 @@ static ssize_t tcmu_emulate_write_cache_store(struct config_item *item,
 	ret = kstrtou8(page, 0, &val);
 	if (ret < 0)
 		return ret;
+	if (val > 1) {
+		pr_err("Invalid emulate_write_cache %u: 0 or 1\n", val);
+		return -EINVAL;
+	}
 	ret = tcmu_reconfig(td, tcmu_put_write_cache, &val);
 	if (ret)
 		return ret;
