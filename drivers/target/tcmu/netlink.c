@@ -271,15 +271,28 @@ static void tcmu_nl_wait_cancel(struct tcmu_device *td)
 	mutex_unlock(&tcmu_nl_lock);
 }
 
+/*
+ * Wait for the reply, or for reset_netlink.  A daemon that never replies
+ * (or replies for another device) would keep the writer asleep for good:
+ * SIGKILL ends the wait too, as a failure (-EINTR) unless the reply came
+ * first.  Killable, not interruptible: a configfs write by a shell that
+ * gets an ordinary signal still waits for its answer.
+ */
 static int tcmu_nl_wait_end(struct tcmu_device *td)
 {
 	struct tcmu_nl_wait *w = &td->nl_wait;
 	int ret;
 
 	pr_debug("%s: waiting for netlink reply\n", td->name);
-	wait_for_completion(&w->done);
+	ret = wait_for_completion_killable(&w->done);
 
 	mutex_lock(&tcmu_nl_lock);
+	if (ret && !list_empty(&w->node)) {
+		pr_warn("%s: killed while waiting for the reply to netlink command %d\n",
+			td->name, w->cmd);
+		list_del_init(&w->node);
+		w->status = -EINTR;
+	}
 	w->cmd = TCMU_CMD_UNSPEC;
 	ret = w->status;
 	mutex_unlock(&tcmu_nl_lock);
@@ -359,7 +372,8 @@ static int tcmu_nl_event_send(struct tcmu_device *td, enum tcmu_genl_cmd cmd,
  * cmdr_lock.
  * Return: 0, the status the daemon replied, -EAGAIN if block_netlink is
  * set, -EBUSY if another event to @td waits for a reply, -EINTR after
- * reset_netlink, or a negative errno from building or sending it.
+ * reset_netlink or SIGKILL, or a negative errno from building or sending
+ * it.
  */
 int tcmu_nl_send_simple(struct tcmu_device *td, enum tcmu_genl_cmd cmd)
 {
