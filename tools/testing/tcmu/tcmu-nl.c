@@ -20,8 +20,17 @@
  *       no-status     the matching *_DONE without TCMU_ATTR_CMD_STATUS
  *       no-devid      the matching *_DONE without TCMU_ATTR_DEVICE_ID
  *       none          no reply
+ *       short-status  TCMU_ATTR_CMD_STATUS with a 1-byte payload
+ *       short-devid   TCMU_ATTR_DEVICE_ID with a 2-byte payload
+ *       truncated     the message ends 4 bytes into TCMU_ATTR_DEVICE_ID
+ *       garbage       64 pseudo-random bytes as the attributes
+ *       twice         the matching *_DONE, sent twice
+ *     and any MODE followed by "+ok" is followed by the good reply.
  *   --count N         exit after N events
  *   --timeout S       exit 3 when no event came for S seconds
+ *   --unsolicited     first send each *_DONE, status 0, for dev_id 0, 1
+ *                     and 0xffffffff, when no event asked for one:
+ *                     "unsolicited CMD dev_id=N -> err=E" each
  *
  * Output, one line each, flushed: "ready" once the group is joined (and
  * the features sent: "features N -> err=E" before it), then for each event
@@ -62,12 +71,16 @@
 #define VERSION	2
 
 enum kind { K_OK, K_STATUS, K_WRONG_CMD, K_WRONG_DEV, K_NO_STATUS,
-	    K_NO_DEVID, K_NONE };
+	    K_NO_DEVID, K_NONE, K_SHORT_STATUS, K_SHORT_DEVID, K_TRUNCATED,
+	    K_GARBAGE, K_TWICE, K_NR };
 
 static const char *const kind_names[] = {
 	[K_OK] = "ok", [K_STATUS] = "status", [K_WRONG_CMD] = "wrong-cmd",
 	[K_WRONG_DEV] = "wrong-dev", [K_NO_STATUS] = "no-status",
 	[K_NO_DEVID] = "no-devid", [K_NONE] = "none",
+	[K_SHORT_STATUS] = "short-status", [K_SHORT_DEVID] = "short-devid",
+	[K_TRUNCATED] = "truncated", [K_GARBAGE] = "garbage",
+	[K_TWICE] = "twice",
 };
 
 static const char *const cmd_names[] = {
@@ -83,6 +96,7 @@ static const char *const cmd_names[] = {
 struct mode {
 	enum kind kind;
 	int32_t status;
+	int then_ok;		/* "+ok": the good reply after it */
 	const char *name;
 };
 
@@ -324,14 +338,49 @@ static void print_str(const char *key, const struct nlattr *a)
 			printf("\\x%02x", *s);
 }
 
+/* Send one reply of kind @kind; print " -> err=E". */
+static void send_reply(int fd, int family, int cmd, enum kind kind,
+		       int32_t status, const uint32_t *dev_id, uint32_t id)
+{
+	static uint32_t rnd = 12345;
+	struct msg m;
+	uint8_t junk[64];
+	unsigned int i;
+
+	msg_init(&m, family, cmd, VERSION);
+	switch (kind) {
+	case K_SHORT_STATUS:
+		msg_put(&m, TCMU_ATTR_CMD_STATUS, &status, 1);
+		break;
+	case K_GARBAGE:
+		for (i = 0; i < sizeof(junk); i++) {
+			rnd = rnd * 1103515245 + 12345;
+			junk[i] = rnd >> 16;
+		}
+		memcpy((char *)&m + m.n.nlmsg_len, junk, sizeof(junk));
+		m.n.nlmsg_len += sizeof(junk);
+		break;
+	case K_NO_STATUS:
+		break;
+	default:
+		msg_put(&m, TCMU_ATTR_CMD_STATUS, &status, sizeof(status));
+	}
+	if (dev_id && kind == K_SHORT_DEVID)
+		msg_put(&m, TCMU_ATTR_DEVICE_ID, &id, 2);
+	else if (dev_id && kind != K_NO_DEVID && kind != K_GARBAGE)
+		msg_put(&m, TCMU_ATTR_DEVICE_ID, &id, sizeof(id));
+	if (kind == K_TRUNCATED)
+		m.n.nlmsg_len -= 4;
+	printf(" -> err=%d", nl_request(fd, &m, NULL, NULL));
+}
+
 static void reply(int fd, int family, int ev, const uint32_t *dev_id,
 		  const struct mode *md)
 {
 	int cmd = ev - TCMU_CMD_ADDED_DEVICE + TCMU_CMD_ADDED_DEVICE_DONE;
 	int32_t status = md->kind == K_STATUS ? md->status : 0;
 	uint32_t id = dev_id ? *dev_id : 0;
-	struct msg m;
-	int err;
+	int good = cmd;
 
 	if (md->kind == K_WRONG_CMD)
 		cmd = ev == TCMU_CMD_ADDED_DEVICE ?
@@ -344,16 +393,32 @@ static void reply(int fd, int family, int ev, const uint32_t *dev_id,
 	else
 		printf("none");
 	if (md->kind == K_NONE) {
-		printf(" -> not sent\n");
-		return;
+		printf(" -> not sent");
+	} else {
+		send_reply(fd, family, cmd, md->kind, status, dev_id, id);
+		if (md->kind == K_TWICE)
+			send_reply(fd, family, cmd, K_OK, 0, dev_id, id);
 	}
-	msg_init(&m, family, cmd, VERSION);
-	if (md->kind != K_NO_STATUS)
-		msg_put(&m, TCMU_ATTR_CMD_STATUS, &status, sizeof(status));
-	if (dev_id && md->kind != K_NO_DEVID)
-		msg_put(&m, TCMU_ATTR_DEVICE_ID, &id, sizeof(id));
-	err = nl_request(fd, &m, NULL, NULL);
-	printf(" -> err=%d\n", err);
+	if (md->then_ok && dev_id)
+		send_reply(fd, family, good, K_OK, 0, dev_id, *dev_id);
+	printf("\n");
+}
+
+/* --unsolicited: replies nobody waits for. */
+static void unsolicited(int fd, int family)
+{
+	static const uint32_t ids[] = { 0, 1, 0xffffffff };
+	unsigned int i;
+	int cmd;
+
+	for (cmd = TCMU_CMD_ADDED_DEVICE_DONE;
+	     cmd <= TCMU_CMD_RECONFIG_DEVICE_DONE; cmd++)
+		for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+			printf("unsolicited %s dev_id=%u", cmd_names[cmd],
+			       ids[i]);
+			send_reply(fd, family, cmd, K_OK, 0, &ids[i], ids[i]);
+			printf("\n");
+		}
 }
 
 /* Print one event and answer it; 1 if @n was an event, else 0. */
@@ -413,9 +478,17 @@ static long number(const char *s, long min, long max)
 /* Parse MODE @s into @md or exit 2. */
 static void parse_mode(char *s, struct mode *md)
 {
+	char *plus = strstr(s, "+ok");
+
 	md->name = s;
 	md->status = 0;
-	for (md->kind = K_OK; md->kind <= K_NONE; md->kind++)
+	md->then_ok = plus && !plus[3];
+	if (md->then_ok)
+		md->name = strndup(s, plus - s);
+	if (!md->name)
+		die("out of memory");
+	s = (char *)md->name;
+	for (md->kind = K_OK; md->kind < K_NR; md->kind++)
 		if (md->kind != K_STATUS && !strcmp(s, kind_names[md->kind]))
 			return;
 	if (strncmp(s, "status:", 7)) {
@@ -430,15 +503,16 @@ static void usage(FILE *f, int rc)
 {
 	fprintf(f,
 "usage: tcmu-nl [--features N] [--reply MODE[,MODE...]] [--count N]\n"
-"               [--timeout S]\n"
+"               [--timeout S] [--unsolicited]\n"
 "  MODE: ok status:N wrong-cmd wrong-dev no-status no-devid none\n"
+"        short-status short-devid truncated garbage twice, each +ok\n"
 "  (the Nth event gets the Nth MODE, the last one repeats; default ok;\n"
 "  see the comment at the top of tcmu-nl.c)\n");
 	exit(rc);
 }
 
-static struct mode *modes, ok = { K_OK, 0, "ok" };
-static long nmodes, features = -1, count, timeout;
+static struct mode *modes, ok = { K_OK, 0, 0, "ok" };
+static long nmodes, features = -1, count, timeout, send_unsolicited;
 
 static void parse_args(int argc, char **argv)
 {
@@ -447,6 +521,7 @@ static void parse_args(int argc, char **argv)
 		{ "reply", required_argument, NULL, 'r' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "unsolicited", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -458,6 +533,7 @@ static void parse_args(int argc, char **argv)
 		case 'f': features = number(optarg, 0, 255); break;
 		case 'c': count = number(optarg, 0, LONG_MAX); break;
 		case 't': timeout = number(optarg, 0, INT_MAX); break;
+		case 'u': send_unsolicited = 1; break;
 		case 'r':
 			for (s = strtok_r(optarg, ",", &save); s;
 			     s = strtok_r(NULL, ",", &save)) {
@@ -559,6 +635,8 @@ int main(int argc, char **argv)
 	if (setsockopt(evfd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &fam.group,
 		       sizeof(fam.group)) < 0)
 		die("joining group " GROUP ": %s", strerror(errno));
+	if (send_unsolicited)
+		unsolicited(reqfd, fam.id);
 	if (features >= 0)
 		set_features(reqfd, fam.id, features);
 	printf("ready\n");

@@ -369,6 +369,38 @@ lio_cleanup() {
 # --- user backstores served by tcmu-ramd (our raw-ABI test handler) ---
 RAMD=/tcmu/bin/tcmu-ramd
 
+# user_dev HBA NAME SIZE: make user_HBA/NAME with dev_config ramd/NAME
+# and SIZE bytes, not enabled (netlink replies as the daemon says);
+# prints its configfs path.
+user_dev() {
+	local d=$CFS/core/user_$1/$2
+	mkdir -p "$d" || fail "mkdir $d"
+	echo -n "dev_config=ramd/$2,dev_size=$3" >"$d/control" ||
+		fail "control of $2"
+	echo "$d"
+}
+
+# bg_write FILE VALUE: write VALUE to FILE in the background (a write
+# that waits for a netlink reply); its pid in $WPID, its stderr in
+# /tmp/bg-write.err.  bg_ended SECS: did it end within SECS?  Its exit
+# status then in $WRC.
+bg_write() {
+	(echo -n "$2" >"$1") 2>/tmp/bg-write.err &
+	WPID=$!
+}
+bg_ended() {
+	local i
+	for ((i = 0; i < $1 * 5; i++)); do
+		if ! kill -0 "$WPID" 2>/dev/null; then
+			wait "$WPID"
+			WRC=$?
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
 # ramd_dev HBA NAME SIZE [CONTROL...]: make and enable user_HBA/NAME with
 # dev_config ramd/NAME (no netlink replies: nobody listens); prints its
 # configfs path.  Extra control parameters (key=value) go in before

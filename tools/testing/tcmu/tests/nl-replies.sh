@@ -32,45 +32,28 @@ nlpid=$!
 wait_for 10 grep -q '^ready' /tmp/nl.out || { cat /tmp/nl.out; fail "tcmu-nl did not start"; }
 
 # bounded_write FILE VALUE: write VALUE, wait at most 20 s for the write
-# to end; its exit status in $wrc; fails the test if it hangs.
+# to end; its exit status in $WRC; fails the test if it hangs.
 bounded_write() {
-	local pid i
-	(echo -n "$2" >"$1") 2>/tmp/nl-write.err &
-	pid=$!
-	for ((i = 0; i < 100; i++)); do
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.2
-	done
-	kill -0 $pid 2>/dev/null && fail "writing '$2' to $1 hangs (no wake-up after the reply)"
-	wait $pid
-	wrc=$?
+	bg_write "$1" "$2"
+	bg_ended 20 || fail "writing '$2' to $1 hangs (no wake-up after the reply)"
 }
 
-# new_dev NAME: a user backstore with its control parameters, not enabled.
-new_dev() {
-	local d=$CFS/core/user_14/$1
-	mkdir -p "$d" || fail "mkdir $d"
-	echo -n "dev_config=ramd/$1" >"$d/control" || fail "dev_config"
-	echo -n "dev_size=16777216" >"$d/control" || fail "dev_size"
-	echo "$d"
-}
-
-dA=$(new_dev nlA)
+dA=$(user_dev 14 nlA 16777216)
 known_bug "a reply for the wrong command"
 bounded_write "$dA/enable" 1
-[ $wrc != 0 ] || fail "nlA: enable succeeded after a reply for the wrong command"
-log "nlA: enable failed: $(cat /tmp/nl-write.err)"
-dB=$(new_dev nlB)
+[ $WRC != 0 ] || fail "nlA: enable succeeded after a reply for the wrong command"
+log "nlA: enable failed: $(cat /tmp/bg-write.err)"
+dB=$(user_dev 14 nlB 16777216)
 bounded_write "$dB/enable" 1
-[ $wrc != 0 ] || fail "nlB: enable succeeded after status 5"
-log "nlB: enable failed: $(cat /tmp/nl-write.err)"
-dC=$(new_dev nlC)
+[ $WRC != 0 ] || fail "nlB: enable succeeded after status 5"
+log "nlB: enable failed: $(cat /tmp/bg-write.err)"
+dC=$(user_dev 14 nlC 16777216)
 bounded_write "$dC/enable" 1
-[ $wrc = 0 ] || fail "nlC: enable failed after a good reply: $(cat /tmp/nl-write.err)"
+[ $WRC = 0 ] || fail "nlC: enable failed after a good reply: $(cat /tmp/bg-write.err)"
 cfg=$(cat "$dC/attrib/dev_config")
 bounded_write "$dC/attrib/dev_config" ramd/other
-[ $wrc != 0 ] || fail "nlC: dev_config write succeeded after status -5"
-grep -q 'Input/output error' /tmp/nl-write.err || fail "nlC: dev_config: $(cat /tmp/nl-write.err), not EIO"
+[ $WRC != 0 ] || fail "nlC: dev_config write succeeded after status -5"
+grep -q 'Input/output error' /tmp/bg-write.err || fail "nlC: dev_config: $(cat /tmp/bg-write.err), not EIO"
 [ "$(cat "$dC/attrib/dev_config")" = "$cfg" ] || fail "nlC: dev_config changed to $(cat "$dC/attrib/dev_config") although the daemon refused"
 rmdir "$dA" "$dB" || fail "cannot remove nlA, nlB"
 timeout 30 rmdir "$dC" || fail "removing nlC failed or hung"
