@@ -5,7 +5,7 @@
 # make check      run the whole test suite (unit + VM, stock and ours,
 #                 and the debug tier on the debug kernel)
 # make check-debug  every VM test with ours on the debug kernel
-# make soak       the reliability tests with full round counts
+# make soak       the reliability tests with full round counts (hours)
 # make bench      benchmark ours against stock (tools/testing/tcmu/bench)
 # make fuzz       fuzz the ring decoder in userspace (tools/testing/tcmu/fuzz)
 #                 for FUZZ_TIME seconds (default 600); no VM
@@ -50,12 +50,13 @@ check: modules
 check-debug: modules
 	$(TOP)/tools/testing/tcmu/vm.sh --kernel debug --module ours
 
-# The reliability tests (tests/rel-*.sh) with their full round counts,
-# on both modules and on the debug kernel (make check runs fewer rounds).
+# The reliability tests (tests/rel-*.sh) with their full round counts
+# (100 kill-restarts of each handler, 100 removals, 100 devices, 100
+# fuzz rounds on the debug kernel; make check runs fewer), on ours, ours
+# on the debug kernel and stock; SOAK_LEGS="ours debug" picks legs.
+# Prints the rounds of each kind in results/soak/summary.
 soak: modules
-	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --module stock rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop
-	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --module ours rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop
-	TCMU_SOAK=1 $(TOP)/tools/testing/tcmu/vm.sh --kernel debug --module ours rel-fuzz rel-kill-restart rel-remove-rounds rel-devloop rel-faults
+	$(TOP)/tools/testing/tcmu/soak.sh $(SOAK_LEGS)
 
 bench: modules
 	$(TOP)/tools/testing/tcmu/bench/bench.sh

@@ -57,6 +57,9 @@
 # "# xfail-timeout: S" (default 300) replaces its timeout there; it ends
 # at its first kernel report, and its boot ends with its result.
 #
+# Under TCMU_SOAK=1 (make soak), a test's "# soak-timeout: S" replaces
+# its timeout: its rounds run with their full counts (guest/lib.sh).
+#
 # A test whose header says "# cmdline: <parameters>" needs them on the
 # guest kernel's command line: every boot that runs it gets them.
 #
@@ -323,6 +326,11 @@ boot() {
 		for v in ${!TCMU_BENCH_@} ${!TCMU_SOAK@} ${!TCMU_FUZZ_@} ${!TCMU_HOSTILE_@}; do echo "export $v=$(printf %q "${!v}")"; done
 		for t in "$@"; do
 			tmo=$(header "$t" timeout)
+			# make soak's full round counts take longer.
+			if [ "${TCMU_SOAK:-0}" = 1 ] &&
+			   [ -n "$(header "$t" soak-timeout)" ]; then
+				tmo=$(header "$t" soak-timeout)
+			fi
 			# A known failure may be a hang: wait less for it, and
 			# end it at its first kernel report.
 			if [ -n "$(xfail "$t")" ]; then

@@ -142,7 +142,8 @@ uio_rss() {
 # soak_rounds FULL FULL_DEBUG QUICK QUICK_DEBUG: how many rounds a
 # reliability test runs: the full counts under TCMU_SOAK=1 (make soak),
 # the quick ones otherwise (make check); the debug kernel (kmemleak
-# present; ~4x slower) has counts of its own.
+# present; ~4x slower) has counts of its own.  A test whose full counts
+# need longer says so with "# soak-timeout: S" (used under TCMU_SOAK=1).
 soak_rounds() {
 	[ "${TCMU_SOAK:-0}" = 1 ] || shift 2
 	[ -e /sys/kernel/debug/kmemleak ] && shift

@@ -1,6 +1,7 @@
 #!/bin/bash
 # tcmu-test: reliability: create, use and remove many devices in a loop; nothing is left behind (kmemleak on the debug kernel)
 # timeout: 420
+# soak-timeout: 900
 # modules: stock ours
 # tier: debug
 #
@@ -12,7 +13,7 @@
 # kmemleak scan after the test fails it on any leak naming our driver.
 . /tcmu/lib.sh
 
-ROUNDS=$(soak_rounds 80 25 30 10)
+ROUNDS=$(soak_rounds 100 25 30 10)
 HBA=$CFS/core/user_24
 wwn=naa.5001405000000240
 tpg=$CFS/loopback/$wwn/tpgt_1

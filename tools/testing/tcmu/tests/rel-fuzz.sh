@@ -1,6 +1,7 @@
 #!/bin/bash
 # tcmu-test: reliability: a handler fuzzing what it writes into the ring (seeded, counted rounds) breaks only its own device, while another device keeps verifying
 # timeout: 480
+# soak-timeout: 1500
 # modules: stock ours
 # tier: debug
 # xfail: stock a fuzzed cmd_tail or entry length makes stock's completion loop spin forever (soft lockup, I/O hangs)
@@ -21,7 +22,7 @@
 . /tcmu/lib.sh
 
 SEED=${TCMU_FUZZ_SEED:-6001}
-ROUNDS=$(soak_rounds 16 6 6 3)
+ROUNDS=$(soak_rounds 16 100 6 3)
 
 fdev=$(ramd_dev 20 f0 67108864) || exit 1
 vdev=$(ramd_dev 21 v0 67108864) || exit 1

@@ -1,6 +1,7 @@
 #!/bin/bash
 # tcmu-test: reliability: the handler (tcmu-ramd, then tcmu-runner qcow) SIGKILLed under I/O and restarted, many rounds: every acknowledged write reads back intact, nothing hangs
 # timeout: 600
+# soak-timeout: 5400
 # modules: stock ours
 #
 # Each round: build/ackwrite (8 processes, O_DIRECT 4 KiB writes of
@@ -16,8 +17,8 @@
 
 ACK=/tcmu/bin/ackwrite
 [ -x $ACK ] || skip "ackwrite not built"
-RAMD_ROUNDS=$(soak_rounds 15 8 5 3)
-RUNNER_ROUNDS=$(soak_rounds 6 3 2 1)
+RAMD_ROUNDS=$(soak_rounds 100 8 5 3)
+RUNNER_ROUNDS=$(soak_rounds 100 3 2 1)
 JOBS=8 BLOCKS=1024	# the first 4 MiB
 
 # rounds NAME DISK COUNT KILL RESTART: the kill/restart rounds; KILL and

@@ -1,6 +1,7 @@
 #!/bin/bash
 # tcmu-test: reliability: removing LUN and backstore with I/O in flight, many rounds, through configfs and targetcli, with the handler running or stopped (SIGSTOP)
 # timeout: 600
+# soak-timeout: 4800
 # modules: stock ours
 #
 # Each round: a new tcmu-ramd device (cmd_time_out 3 s) and tcm_loop LUN,
@@ -12,8 +13,8 @@
 # work (fio verify before the load).  At the end the module unloads.
 . /tcmu/lib.sh
 
-CFS_ROUNDS=$(soak_rounds 8 4 4 2)
-TCLI_ROUNDS=$(soak_rounds 4 2 2 1)
+CFS_ROUNDS=$(soak_rounds 60 4 4 2)
+TCLI_ROUNDS=$(soak_rounds 40 2 2 1)
 HBA=$CFS/core/user_23
 start_dbus	# targetcli asks the bus for tcmu-runner's handlers
 
