@@ -3,18 +3,23 @@
 #
 # Build the guest's root filesystem from Debian packages: debootstrap
 # (minbase) with tcmu-runner, targetcli-fb, fio, sg3-utils, ... plus the
-# fetched kernel's module tree, trimmed, written to an ext4 image.
+# module trees of the fetched kernels (6.1 and 6.12 boot the same image),
+# trimmed, written to an ext4 image.
 #
 # Cached in $TCMU_CACHE/rootfs/<key>.ext4, where <key> hashes this script,
-# the package list and the kernel ABI: rebuilt only when one changes.
+# the package list and the kernel ABIs: rebuilt only when one changes.
 #
-# Usage: scripts/mkrootfs.sh KERNEL_DIR     (prints the image path)
+# Usage: scripts/mkrootfs.sh KERNEL_DIR...  (prints the image path)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TCMU_CACHE:-$top/.cache}
-kernel_dir=${1:?usage: $0 KERNEL_DIR}
-abi=$(basename "$kernel_dir")-amd64
+[ $# -ge 1 ] || { echo "usage: $0 KERNEL_DIR..." >&2; exit 2; }
+kernel_dirs=("$@")
+abis=
+for k in "${kernel_dirs[@]}"; do
+	abis="$abis $(basename "$k")-amd64"
+done
 mirror=${TCMU_MIRROR:-http://deb.debian.org/debian}
 
 packages=tcmu-runner,libtcmu2,dbus,targetcli-fb,python3-rtslib-fb,fio,sg3-utils
@@ -22,7 +27,7 @@ packages=$packages,qemu-utils,kmod,util-linux,procps,psmisc,e2fsprogs
 
 log() { echo "mkrootfs: $*" >&2; }
 
-key=$( (cat "$0"; echo "$packages $abi") | sha256sum | cut -c1-16)
+key=$( (cat "$0"; echo "$packages$abis") | sha256sum | cut -c1-16)
 out=$cache/rootfs
 img=$out/rootfs-$key.ext4
 if [ -f "$img" ]; then
@@ -46,16 +51,19 @@ rm -rf "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
 	"$dir"/var/lib/apt/lists/* "$dir"/usr/share/i18n/* 2>/dev/null || true
 
 # Kernel modules: everything but hardware the VM does not have.
-log "adding modules of $abi"
 mkdir -p "$dir/lib/modules"
-cp -a "$kernel_dir/root/lib/modules/$abi" "$dir/lib/modules/"
-m=$dir/lib/modules/$abi/kernel
-rm -rf "$m"/drivers/gpu "$m"/drivers/media "$m"/drivers/net/wireless \
-	"$m"/drivers/infiniband "$m"/drivers/staging "$m"/sound \
-	"$m"/drivers/bluetooth "$m"/net/wireless "$m"/net/mac80211 \
-	"$m"/drivers/iio "$m"/drivers/hid "$m"/drivers/input \
-	"$m"/drivers/usb "$m"/drivers/isdn "$m"/drivers/net/ethernet
-depmod -b "$dir" "$abi"
+for k in "${kernel_dirs[@]}"; do
+	abi=$(basename "$k")-amd64
+	log "adding modules of $abi"
+	cp -a "$k/root/lib/modules/$abi" "$dir/lib/modules/"
+	m=$dir/lib/modules/$abi/kernel
+	rm -rf "$m"/drivers/gpu "$m"/drivers/media "$m"/drivers/net/wireless \
+		"$m"/drivers/infiniband "$m"/drivers/staging "$m"/sound \
+		"$m"/drivers/bluetooth "$m"/net/wireless "$m"/net/mac80211 \
+		"$m"/drivers/iio "$m"/drivers/hid "$m"/drivers/input \
+		"$m"/drivers/usb "$m"/drivers/isdn "$m"/drivers/net/ethernet
+	depmod -b "$dir" "$abi"
+done
 
 echo tcmu-guest >"$dir/etc/hostname"
 # fio's verify state and test images live on the root disk.

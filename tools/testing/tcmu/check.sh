@@ -14,7 +14,10 @@
 #      a fake ring (tools/testing/tcmu/handler);
 #   3. the VM tests, once against Debian's stock target_core_user and once
 #      against ours (tools/testing/tcmu/vm.sh);
-#   4. the debug tier: the tests whose header says "# tier: debug", with
+#   4. the 6.12 tier: the tests whose "# tier:" line names 6.12, with our
+#      module on Debian's 6.12 kernel (CHECK_612=all, make check-all:
+#      every test, on both modules);
+#   5. the debug tier: the tests whose "# tier:" line names debug, with
 #      our module on our debug kernel (KASAN, lockdep, kmemleak, fault
 #      injection; scripts/build-debug-kernel.sh, cached: a cold build
 #      takes ~15-20 minutes).  "make check-debug" runs every test there.
@@ -25,6 +28,8 @@
 # Env: CHECK_VM_TESTS="a b"  run only these VM tests
 #      CHECK_MODULES="stock ours"  which modules the VM tests run against
 #      CHECK_DEBUG=no  skip the debug tier
+#      CHECK_612=tier|all|no  the 6.12 tier (default), every test on 6.12
+#                      with both modules, or none
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -187,14 +192,34 @@ if [ -f "$top/results/ours/bench-smoke.log" ]; then
 	fi
 fi
 
+# tier NAME: the tests whose "# tier:" line names NAME.
+tier() {
+	grep -lE "^# tier:.*\<$1\>" "$here"/tests/*.sh | sed 's|.*/||; s|\.sh$||'
+}
+
+case ${CHECK_612:-tier} in
+tier)
+	echo "== VM tests, 6.12 kernel, ours module (tier: 6.12) =="
+	rm -f "$top/results/6.12-ours/ktap"
+	# shellcheck disable=SC2046
+	"$here/vm.sh" --kernel 6.12 --module ours $(tier 6.12)
+	vmsum 6.12-ours ;;
+all)
+	for m in ${CHECK_MODULES:-stock ours}; do
+		echo "== VM tests, 6.12 kernel, $m module =="
+		rm -f "$top/results/6.12-$m/ktap"
+		# shellcheck disable=SC2086
+		"$here/vm.sh" --kernel 6.12 --module "$m" ${CHECK_VM_TESTS:-}
+		vmsum "6.12-$m"
+	done ;;
+esac
+
 if [ -n "$debug_build" ]; then
 	echo "== VM tests, debug kernel, ours module (tier: debug) =="
 	if wait "$debug_build"; then
 		rm -f "$top/results/debug-ours/ktap"
 		# shellcheck disable=SC2046
-		"$here/vm.sh" --kernel debug --module ours \
-			$(grep -l '^# tier: debug' "$here"/tests/*.sh |
-			  sed 's|.*/||; s|\.sh$||')
+		"$here/vm.sh" --kernel debug --module ours $(tier debug)
 		vmsum debug-ours
 	else
 		result FAIL debug/kernel-build "$out/debug-kernel.log"

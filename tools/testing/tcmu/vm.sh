@@ -1,20 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vm.sh - boot Debian's 6.1 kernel under QEMU and run guest tests in it.
+# vm.sh - boot one of Debian 12's kernels (6.1, 6.12) or our debug build
+# of 6.1 under QEMU and run guest tests in it.
 #
 # Usage: vm.sh [options] [TEST...]
-#        vm.sh [-m stock|ours] [-k debian|debug] --shell
+#        vm.sh [-m stock|ours] [-k 6.1|6.12|debug] --shell
 #   -m, --module stock|ours   which target_core_user the guest loads
 #                             (default: $MODULE, else ours)
 #   -r, --results DIR         where logs go (default: results/<module>)
 #   -l, --list                list the tests and exit
 #   -s, --show                print every test's output, not only failures
-#   -k, --kernel debian|debug the guest kernel: Debian's 6.1 image (default:
-#                             $KERNEL, else debian) or our debug build of the
-#                             same source (KASAN, lockdep, kmemleak, fault
-#                             injection: scripts/build-debug-kernel.sh);
-#                             timeouts are tripled on it
+#   -k, --kernel 6.1|6.12|debug  the guest kernel: Debian's 6.1 image
+#                             (default: $KERNEL, else 6.1; "debian" is
+#                             6.1 too), Debian's 6.12 image
+#                             (linux-image-6.12-amd64: our module is built
+#                             against its headers, the stock one is its
+#                             own) or our debug build of the 6.1 source
+#                             (KASAN, lockdep, kmemleak, fault injection:
+#                             scripts/build-debug-kernel.sh; timeouts are
+#                             tripled on it).  Results of 6.12 and debug
+#                             go to results/6.12-<module>, debug-<module>
 #       --mem MB              guest RAM (default 2048)
 #       --cpu MODEL           QEMU's -cpu (default: $TCMU_VM_CPU, else max);
 #                             make bench uses max,-erms (see bench.sh)
@@ -70,7 +76,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
 export TCMU_CACHE=${TCMU_CACHE:-$top/.cache}
 module=${MODULE:-ours}
-kernel=${KERNEL:-debian}
+kernel=${KERNEL:-6.1}
 results=
 mem=${TCMU_VM_MEM:-2048}
 cpu=${TCMU_VM_CPU:-max}
@@ -98,9 +104,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case $module in stock|ours) ;; *) echo "vm.sh: module is stock or ours" >&2; exit 2 ;; esac
-case $kernel in debian|debug) ;; *) echo "vm.sh: kernel is debian or debug" >&2; exit 2 ;; esac
+case $kernel in
+debian|6.1) kernel=6.1 ;;
+6.12|debug) ;;
+*) echo "vm.sh: kernel is 6.1, 6.12 or debug" >&2; exit 2 ;;
+esac
 label=$module
-[ "$kernel" = debug ] && label=debug-$module
+[ "$kernel" = 6.1 ] || label=$kernel-$module
 if [ $shell = 1 ]; then
 	[ ${#tests[@]} = 0 ] && [ $list = 0 ] ||
 		{ echo "vm.sh: --shell runs no tests" >&2; exit 2; }
@@ -186,14 +196,30 @@ for t in "${tests[@]}"; do
 done
 [ ${#run[@]} = 0 ] && [ $shell = 0 ] && finish
 
-kernel_dir=$("$top/scripts/fetch-kernel.sh" | tail -n1)
-abi=$(basename "$kernel_dir")-amd64
-rootfs=$("$top/scripts/mkrootfs.sh" "$kernel_dir" | tail -n1)
+# One root filesystem for both Debian kernels: it holds both module trees.
+k61=$("$top/scripts/fetch-kernel.sh" | tail -n1)
+k612=$("$top/scripts/fetch-kernel.sh" --kernel 6.12 | tail -n1)
+rootfs=$("$top/scripts/mkrootfs.sh" "$k61" "$k612" | tail -n1)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tcmu-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 scale=1
 append="console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable"
-if [ "$kernel" = debug ]; then
+# build_ours KDIR WHAT: our module, built against KDIR in a scratch copy
+# (drivers/target/tcmu keeps the 6.1 build); sets ko.
+build_ours() {
+	[ "$module" = ours ] || return 0
+	mkdir -p "$work/mod"
+	cp "$top"/drivers/target/tcmu/Kbuild "$top"/drivers/target/tcmu/*.[ch] "$work/mod/"
+	rm -f "$work/mod"/*.mod.c
+	make -s -C "$1" M="$work/mod" modules >"$work/mod/build.log" 2>&1 || {
+		cat "$work/mod/build.log" >&2
+		note "our module does not build against $2"
+		exit 1
+	}
+	ko=$work/mod/target_core_user.ko
+}
+case $kernel in
+debug)
 	dk=$("$top/scripts/build-debug-kernel.sh" | tail -n1)
 	rel=$(cat "$dk/build/include/config/kernel.release")
 	vmlinuz=$dk/build/arch/x86/boot/bzImage
@@ -202,22 +228,18 @@ if [ "$kernel" = debug ]; then
 	# Our request cache may take failslab's injected failures
 	# (tests/rel-faults.sh): on 6.1 only the boot line can say so.
 	append="$append slub_debug=A,tcmu_req"
-	if [ "$module" = ours ]; then
-		# Our module, built against the debug tree in a scratch copy.
-		mkdir -p "$work/mod"
-		cp "$top"/drivers/target/tcmu/Kbuild "$top"/drivers/target/tcmu/*.[ch] "$work/mod/"
-		make -s -C "$dk/build" M="$work/mod" modules >"$work/mod/build.log" 2>&1 || {
-			cat "$work/mod/build.log" >&2
-			note "our module does not build against the debug kernel"
-			exit 1
-		}
-		ko=$work/mod/target_core_user.ko
-	fi
-else
-	rel=$abi
-	vmlinuz=$kernel_dir/root/boot/vmlinuz-$abi
+	build_ours "$dk/build" "the debug kernel"
+	;;
+*)
+	kernel_dir=$k61
+	[ "$kernel" = 6.12 ] && kernel_dir=$k612
+	rel=$(basename "$kernel_dir")-amd64
+	vmlinuz=$kernel_dir/root/boot/vmlinuz-$rel
 	modroot=$kernel_dir/root
-fi
+	[ "$kernel" = 6.12 ] &&
+		build_ours "$kernel_dir/headers/usr/src/linux-headers-$rel" "6.12"
+	;;
+esac
 moddir=$modroot/lib/modules/$rel
 
 # Test helpers built on the host (same Debian release as the guest).
@@ -254,7 +276,7 @@ done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
 # make bench BENCH_BASE=...: our module at an earlier revision, built
 # against the same Debian kernel, for tests/bench.sh's "base" rounds.
-if [ -n "${TCMU_BASE_KO:-}" ] && [ "$kernel" = debian ]; then
+if [ -n "${TCMU_BASE_KO:-}" ] && [ "$kernel" = 6.1 ]; then
 	cp "$TCMU_BASE_KO" "$ird/tcmu/base.ko"
 fi
 # The root disk has Debian's module tree only: bring the debug kernel's.

@@ -10,7 +10,8 @@
 #   - optional: "# xfail: stock <why>" when the stock module is known to
 #     fail it (see vm.sh), and then a call of known_bug where that known
 #     failure may start; "# default: no" keeps it out of the suite;
-#     "# tier: debug" puts it in make check's debug-kernel subset;
+#     "# tier: debug 6.12" puts it in make check's debug-kernel subset
+#     and in its 6.12 subset (either word alone, one of them);
 #     "# cmdline: <parameters>" adds them to the guest kernel's command
 #     line in every boot that runs the test;
 #   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);

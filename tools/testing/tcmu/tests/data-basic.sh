@@ -2,6 +2,7 @@
 # tcmu-test: map layout, default attributes, data-area stats and fio verify through tcmu-ramd
 # timeout: 300
 # modules: ours
+# tier: 6.12
 #
 # A user backstore made by hand in configfs (no netlink replies), served
 # by tcmu-ramd on a tcm_loop LUN.  Checks the 1.5 GiB map, the defaults

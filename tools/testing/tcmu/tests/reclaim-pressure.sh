@@ -2,6 +2,7 @@
 # tcmu-test: reclaim: memory pressure in the guest makes the shrinker take kept data pages, never pages in use; the next burst verifies
 # timeout: 600
 # modules: ours
+# tier: 6.12
 #
 # Idle reclaim and decay are turned off on the device (data_idle_timeout
 # and data_hwm_half_life 0), so after a 1 MiB iodepth-64 write burst it
