@@ -3,7 +3,8 @@
 # make            build drivers/target/tcmu/target_core_user.ko against KDIR
 # make run        build, boot a VM, make a user-backed LUN and drive I/O
 # make check      run the whole test suite (unit + VM, stock and ours,
-#                 and the debug tier on the debug kernel)
+#                 a 6.12 tier and the debug tier on the debug kernel)
+# make check-all  make check with every VM test on 6.12 too, both modules
 # make check-debug  every VM test with ours on the debug kernel
 # make soak       the reliability tests with full round counts (hours)
 # make bench      benchmark ours against stock (tools/testing/tcmu/bench)
@@ -13,41 +14,54 @@
 # make checkpatch checkpatch.pl --strict on the driver
 # make kernel-doc the driver's kernel-doc comments, warnings as errors
 #
-# KDIR defaults to Debian 6.1's headers, fetched into $(TCMU_CACHE)
-# by scripts/fetch-kernel.sh.  Pass KDIR=/path for any other 6.1 tree.
+# KERNEL=6.12 builds for Debian 12's 6.12 kernel instead of its 6.1 (and
+# make run boots it).  KDIR defaults to that kernel's headers, fetched
+# into $(TCMU_CACHE) by scripts/fetch-kernel.sh.  Pass KDIR=/path for any
+# other tree.
 
 TOP := $(CURDIR)
 export TCMU_CACHE ?= $(TOP)/.cache
+SERIES := $(if $(filter 6.12,$(KERNEL)),6.12,6.1)
 
-ifeq ($(KDIR),)
-KERNEL_DIR := $(shell $(TOP)/scripts/fetch-kernel.sh 2>/dev/null | tail -n1)
-ifeq ($(KERNEL_DIR),)
-$(error scripts/fetch-kernel.sh failed: run it by hand to see why)
-endif
-KDIR := $(KERNEL_DIR)/headers/usr/src/linux-headers-$(notdir $(KERNEL_DIR))-amd64
-endif
-export KDIR
+# Evaluated (and the kernel fetched) only by the targets that build, after
+# scripts/host-deps.sh has made sure the host has what it takes.
+KERNEL_DIR = $(shell $(TOP)/scripts/fetch-kernel.sh --kernel $(SERIES) 2>/dev/null | tail -n1)
+KDIR ?= $(KERNEL_DIR)/headers/usr/src/linux-headers-$(notdir $(KERNEL_DIR))-amd64
 
 MOD_DIR := $(TOP)/drivers/target/tcmu
 
-.PHONY: all modules clean run check check-debug soak sparse checkpatch kernel-doc bench fuzz
+.PHONY: all modules clean run check check-all check-debug soak sparse checkpatch kernel-doc bench fuzz deps-run deps-check
 
 all: modules
 
 modules:
+	@kdir='$(KDIR)'; [ -d "$$kdir" ] || { echo "no kernel build directory '$$kdir': scripts/fetch-kernel.sh --kernel $(SERIES) says why" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(MOD_DIR) modules
+
+# The host packages the VM runs and the checks need (installed as root).
+deps-run:
+	@$(TOP)/scripts/host-deps.sh run
+deps-check:
+	@$(TOP)/scripts/host-deps.sh check
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(MOD_DIR) clean
 
-run: modules
+run: deps-run
+	$(MAKE) modules
 	$(TOP)/tools/testing/tcmu/run-demo.sh
 
-check: modules
-	$(TOP)/tools/testing/tcmu/check.sh
+check: deps-check
+	$(MAKE) modules
+	KDIR=$(KDIR) $(TOP)/tools/testing/tcmu/check.sh
+
+check-all: deps-check
+	$(MAKE) modules
+	CHECK_612=all KDIR=$(KDIR) $(TOP)/tools/testing/tcmu/check.sh
 
 # Every VM test with our module on the debug kernel (check runs a subset).
-check-debug: modules
+check-debug: deps-check
+	$(MAKE) modules
 	$(TOP)/tools/testing/tcmu/vm.sh --kernel debug --module ours
 
 # The reliability tests (tests/rel-*.sh) with their full round counts
@@ -55,11 +69,13 @@ check-debug: modules
 # fuzz rounds on the debug kernel; make check runs fewer), on ours, ours
 # on the debug kernel and stock; SOAK_LEGS="ours debug" picks legs.
 # Prints the rounds of each kind in results/soak/summary.
-soak: modules
+soak: deps-check
+	$(MAKE) modules
 	$(TOP)/tools/testing/tcmu/soak.sh $(SOAK_LEGS)
 
-bench: modules
-	$(TOP)/tools/testing/tcmu/bench/bench.sh
+bench: deps-check
+	$(MAKE) modules
+	KDIR=$(KDIR) $(TOP)/tools/testing/tcmu/bench/bench.sh
 
 fuzz:
 	$(MAKE) -C $(TOP)/tools/testing/tcmu/fuzz fuzz
