@@ -2,9 +2,10 @@
 #
 # make            build drivers/target/tcmu/target_core_user.ko against KDIR
 # make run        build, boot a VM, make a user-backed LUN and drive I/O
-# make check      run the whole test suite (unit + VM, stock and ours,
-#                 a 6.12 tier and the debug tier on the debug kernel)
-# make check-all  make check with every VM test on 6.12 too, both modules
+# make check      run the test suite (unit + VM: ours, a stock tier, a
+#                 6.12 tier and the debug tier on the debug kernel)
+# make check-all  make check with every VM test on stock, and on 6.12
+#                 with both modules
 # make check-debug  every VM test with ours on the debug kernel
 # make soak       the reliability tests with full round counts (hours)
 # make bench      benchmark ours against stock (tools/testing/tcmu/bench)
@@ -57,7 +58,7 @@ check: deps-check
 
 check-all: deps-check
 	$(MAKE) modules
-	CHECK_612=all KDIR=$(KDIR) $(TOP)/tools/testing/tcmu/check.sh
+	CHECK_612=all CHECK_STOCK=all KDIR=$(KDIR) $(TOP)/tools/testing/tcmu/check.sh
 
 # Every VM test with our module on the debug kernel (check runs a subset).
 check-debug: deps-check

@@ -12,8 +12,10 @@
 #      fuzzer (tools/testing/tcmu/fuzz: its seeds and regression inputs,
 #      then about a minute of libFuzzer) and tcmu-ramd's self-test against
 #      a fake ring (tools/testing/tcmu/handler);
-#   3. the VM tests, once against Debian's stock target_core_user and once
-#      against ours (tools/testing/tcmu/vm.sh);
+#   3. the VM tests against ours, and against Debian's stock
+#      target_core_user the tests whose "# tier:" line names stock: those
+#      whose result differs on stock (its known bugs) and a data-path
+#      baseline (CHECK_STOCK=all, make check-all: every test);
 #   4. the 6.12 tier: the tests whose "# tier:" line names 6.12, with our
 #      module on Debian's 6.12 kernel (CHECK_612=all, make check-all:
 #      every test, on both modules);
@@ -30,6 +32,7 @@
 #      CHECK_DEBUG=no  skip the debug tier
 #      CHECK_612=tier|all|no  the 6.12 tier (default), every test on 6.12
 #                      with both modules, or none
+#      CHECK_STOCK=tier|all  stock runs its tier (default) or every test
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -174,11 +177,22 @@ vmsum() {
 		result FAIL "vm/$1: $((p + f + s)) results for the plan 1..${plan:-?}" /dev/null
 }
 
+# tier NAME: the tests whose "# tier:" line names NAME.
+tier() {
+	grep -lE "^# tier:.*\<$1\>" "$here"/tests/*.sh | sed 's|.*/||; s|\.sh$||'
+}
+
 for m in ${CHECK_MODULES:-stock ours}; do
-	echo "== VM tests, $m module =="
+	sel=${CHECK_VM_TESTS:-}
+	what=
+	if [ -z "$sel" ] && [ $m = stock ] && [ "${CHECK_STOCK:-tier}" = tier ]; then
+		sel=$(tier stock)
+		what=" (tier: stock)"
+	fi
+	echo "== VM tests, $m module$what =="
 	rm -f "$top/results/$m/ktap"
 	# shellcheck disable=SC2086
-	"$here/vm.sh" --module "$m" ${CHECK_VM_TESTS:-}
+	"$here/vm.sh" --module "$m" $sel
 	vmsum "$m"
 done
 
@@ -191,11 +205,6 @@ if [ -f "$top/results/ours/bench-smoke.log" ]; then
 		result FAIL bench/report-parse "$out/bench-report.log"
 	fi
 fi
-
-# tier NAME: the tests whose "# tier:" line names NAME.
-tier() {
-	grep -lE "^# tier:.*\<$1\>" "$here"/tests/*.sh | sed 's|.*/||; s|\.sh$||'
-}
 
 case ${CHECK_612:-tier} in
 tier)

@@ -10,8 +10,9 @@
 #   - optional: "# xfail: stock <why>" when the stock module is known to
 #     fail it (see vm.sh), and then a call of known_bug where that known
 #     failure may start; "# default: no" keeps it out of the suite;
-#     "# tier: debug 6.12" puts it in make check's debug-kernel subset
-#     and in its 6.12 subset (either word alone, one of them);
+#     "# tier: debug 6.12 stock" puts it in make check's debug-kernel
+#     subset, its 6.12 subset and the subset it runs on stock (any of
+#     the words, in any order; make check-all runs every test on all);
 #     "# cmdline: <parameters>" adds them to the guest kernel's command
 #     line in every boot that runs the test;
 #   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);

@@ -2,7 +2,7 @@
 # tcmu-test: targetcli makes a user:qcow LUN on tcm_loop; fio writes and verifies it
 # timeout: 420
 # modules: stock ours
-# tier: 6.12
+# tier: 6.12 stock
 #
 # The path every admin takes: tcmu-runner's qcow handler, a backstore and
 # a loopback LUN made with targetcli-fb, then fio with verify=crc32c:

@@ -2,7 +2,7 @@
 # tcmu-test: netlink: malformed, truncated, duplicate and unsolicited daemon replies get an error and wake nobody; a writer left waiting is released by reset_netlink or SIGKILL
 # timeout: 300
 # modules: stock ours
-# tier: debug
+# tier: debug stock
 # xfail: stock a configfs writer waiting for a reply that never comes cannot be killed
 # xfail-timeout: 120
 #

@@ -2,7 +2,7 @@
 # tcmu-test: netlink: a daemon that replies with the wrong command or a bad status fails the configfs write that waits for it, never hangs it
 # timeout: 240
 # modules: stock ours
-# tier: 6.12
+# tier: 6.12 stock
 # xfail: stock a reply for the wrong command leaves the configfs writer asleep for ever
 # xfail-timeout: 90
 #

@@ -2,7 +2,7 @@
 # tcmu-test: reliability: boundary and random values in every configfs attribute, control key, action and module parameter get an error or take effect whole, and the device still serves fio verify
 # timeout: 600
 # modules: stock ours
-# tier: debug
+# tier: stock
 # xfail: stock "data_pages_per_blk=0" in control divides by zero (an oops)
 #
 # A user backstore is poked in three states: created but not enabled,

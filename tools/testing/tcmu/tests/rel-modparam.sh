@@ -2,7 +2,7 @@
 # tcmu-test: reliability: writing global_max_data_area_mb while the module is unloaded and loaded again, over and over, leaves no work behind
 # timeout: 300
 # modules: stock ours
-# tier: debug
+# tier: debug stock
 # xfail: stock a write of the parameter while the module loads flushes its uninitialized work (WARNING in __flush_work)
 # xfail-timeout: 120
 #
