@@ -2,7 +2,7 @@
 # tcmu-test: tcmu-ramd (raw-ABI RAM disk handler, no tcmu-runner) on tcm_loop passes fio verify=crc32c, in and out of order
 # timeout: 480
 # modules: stock ours
-# tier: 6.12 stock
+# tier: stock
 #
 # A user: backstore made through configfs alone (no tcmu-runner, no
 # netlink listener), served by tools/testing/tcmu/handler/tcmu-ramd and

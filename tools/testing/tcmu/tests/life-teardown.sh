@@ -2,7 +2,6 @@
 # tcmu-test: tearing down the LUN and backstore leaves nothing; the module unloads and reloads
 # timeout: 300
 # modules: stock ours
-# tier: 6.12
 . /tcmu/lib.sh
 
 img=$TCMU_DATA/teardown.qcow2

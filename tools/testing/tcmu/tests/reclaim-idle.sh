@@ -2,7 +2,6 @@
 # tcmu-test: reclaim: after a 1 MiB iodepth-64 write burst the kept data pages go back once the device is idle; the next burst verifies
 # timeout: 600
 # modules: stock ours
-# tier: 6.12
 #
 # tcmu-ramd serves a tcm_loop LUN with hw_max_sectors raised so that each
 # fio I/O is one 1 MiB command.  The figures (data-area counters for ours,

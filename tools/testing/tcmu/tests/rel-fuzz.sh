@@ -3,7 +3,7 @@
 # timeout: 480
 # soak-timeout: 1500
 # modules: stock ours
-# tier: debug stock
+# tier: debug
 # xfail: stock a fuzzed cmd_tail or entry length makes stock's completion loop spin forever (soft lockup, I/O hangs)
 # xfail-timeout: 200
 #

@@ -2,7 +2,6 @@
 # tcmu-test: ring: a hostile handler (bad tail, ids, lengths, opcodes, status, sense, lost completions, ...) fails only its own commands; after each mode the device recovers (reset_ring) and verifies I/O, and goes away cleanly
 # timeout: 1500
 # modules: stock ours
-# tier: stock
 # xfail: stock its completion loop trusts the ring: the modes marked stock-bug spin forever in the kernel (soft lockup) or WARN
 # xfail-timeout: 900
 #
