@@ -5,7 +5,8 @@
 #
 #   1. static checks of the driver: a W=1 build with no warnings, sparse
 #      (C=2) with no warnings, both against 6.1 and 6.12 (Debian 12's two
-#      kernels), checkpatch.pl --strict; of the test
+#      kernels), checkpatch.pl --strict (and on the userspace tests'
+#      C); of the test
 #      scripts: bash -n, and no shell function defined twice;
 #   2. userspace harnesses: the data-area allocator's (tools/testing/tcmu/alloc,
 #      the kernel's lib/xarray.c compiled in userspace), the ring decoder's
@@ -102,6 +103,16 @@ if (cd "$top" && "$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse \
 	result PASS static/checkpatch
 else
 	result FAIL static/checkpatch "$out/checkpatch.log"
+fi
+# The userspace tests' C, which make patches sends with the driver
+# (make check-patches checks each patch whole, in make check-all).
+tsrcs=$(cd "$top" && ls tools/testing/tcmu/{alloc,fuzz,handler}/*.[ch] \
+	tools/testing/tcmu/{alloc,fuzz}/shim/*.h tools/testing/tcmu/{alloc,fuzz}/shim/*/*.h 2>/dev/null)
+if (cd "$top" && "$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse \
+	-f $tsrcs) >"$out/checkpatch-tests.log" 2>&1; then
+	result PASS static/checkpatch-tests
+else
+	result FAIL static/checkpatch-tests "$out/checkpatch-tests.log"
 fi
 # kernel-doc of every function one file calls in another, the data
 # area's API included (-v: 6.1's kernel-doc checks Return: sections and

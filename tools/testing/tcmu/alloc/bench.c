@@ -58,7 +58,7 @@
 #include "bench.h"
 
 #if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
+#if __has_include("valgrind/callgrind.h")
 #include <valgrind/callgrind.h>
 #define HAVE_CALLGRIND 1
 #endif
@@ -68,7 +68,7 @@
 #define CALLGRIND_START_INSTRUMENTATION do { } while (0)
 #define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
 #define CALLGRIND_ZERO_STATS do { } while (0)
-#define CALLGRIND_DUMP_STATS_AT(s) do { (void)(s); } while (0)
+#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
 #endif
 
 enum { A_OURS, A_BITMAP, A_BITMAP_XA, A_N };
@@ -77,6 +77,7 @@ static const char *const alg_name[A_N] = { "ours", "bitmap", "bitmap+xa" };
 static const char *const scen_name[S_N] = {
 	"empty", "frag", "full-rand", "full-top"
 };
+
 static const u32 req_sizes[] = { 1, 16, 256 };
 #define NFREE_FULL	256
 #define MAX_REQ		256
@@ -302,17 +303,75 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * One cell: @nr-block requests on the area @c, set up for scenario @s.
+ * The first request's blocks go to @first and must be @ours (for ours,
+ * the same array).  Prints the cell's line.  Returns 0 or a negative
+ * errno, -EDOM if the blocks differ from ours.
+ */
+static int cell_run(const struct alloc_bench_opts *o, unsigned int reps,
+		    struct cell_state *c, int s, u32 nr, u32 *first,
+		    const u32 *ours)
+{
+	const char *alg = alg_name[c->alg];
+	unsigned long iters, k;
+	u32 blks[MAX_REQ];
+	unsigned int r;
+	char name[96];
+	u64 t[16], t0;
+	int ret;
+
+	/* the first request: also the warm-up */
+	ret = cell_alloc(c, nr, first);
+	if (!ret)
+		cell_free(c, first, nr);
+	if (!ret && memcmp(first, ours, nr * sizeof(u32)))
+		ret = -EDOM;
+	if (!ret)
+		ret = cell_loop(c, nr, blks, 1);
+	iters = o->iters;
+	if (RUNNING_ON_VALGRIND && !iters)
+		iters = 20;
+	/* calibrate: double until one run takes min_ns */
+	for (k = 1; !ret && !iters; k *= 2) {
+		t0 = now_ns();
+		ret = cell_loop(c, nr, blks, k);
+		if (now_ns() - t0 >= o->min_ns || k >= 1UL << 30)
+			iters = k;
+	}
+	for (r = 0; r < reps && !ret; r++) {
+		snprintf(name, sizeof(name), "cell:%s:%u:%s:%lu",
+			 scen_name[s], nr, alg, iters);
+		if (RUNNING_ON_VALGRIND) {
+			CALLGRIND_ZERO_STATS;
+			CALLGRIND_START_INSTRUMENTATION;
+		}
+		t0 = now_ns();
+		ret = cell_loop(c, nr, blks, iters);
+		t[r] = now_ns() - t0;
+		if (RUNNING_ON_VALGRIND) {
+			CALLGRIND_STOP_INSTRUMENTATION;
+			if (!r)
+				CALLGRIND_DUMP_STATS_AT(name);
+		}
+	}
+	if (ret)
+		return ret;
+	qsort(t, reps, sizeof(t[0]), cmp_u64);
+	if (o->out)
+		fprintf(o->out, "cell\t%s\t%u\t%s\t%lu\t%.1f\n", scen_name[s],
+			nr, alg, iters, (double)t[reps / 2] / iters);
+	return 0;
+}
+
 bool alloc_bench(const struct alloc_bench_opts *o, char *why, size_t len)
 {
-	u32 n = o->blocks, nr, first[A_N][MAX_REQ], blks[MAX_REQ];
+	u32 n = o->blocks, nr, first[A_N][MAX_REQ];
 	/* under valgrind the counts are exact: one repetition will do */
 	unsigned int reps = o->reps && !RUNNING_ON_VALGRIND ? o->reps : 1;
-	unsigned int r, zi;
+	unsigned int zi;
 	bool *used = malloc(n), ok = true;
-	u64 t[16], ns;
 	struct cell_state c;
-	unsigned long iters, k;
-	char name[96];
 	int s, a, ret;
 
 	if (!used || reps > 16) {
@@ -334,47 +393,8 @@ bool alloc_bench(const struct alloc_bench_opts *o, char *why, size_t len)
 			}
 			for (zi = 0; zi < ARRAY_SIZE(req_sizes) && ok; zi++) {
 				nr = req_sizes[zi];
-				/* the first request: also the warm-up */
-				ret = cell_alloc(&c, nr, first[a]);
-				if (!ret)
-					cell_free(&c, first[a], nr);
-				if (!ret && a && memcmp(first[a], first[0],
-							nr * sizeof(u32)))
-					ret = -EDOM;
-				if (!ret)
-					ret = cell_loop(&c, nr, blks, 1);
-				iters = o->iters;
-				if (RUNNING_ON_VALGRIND && !iters)
-					iters = 20;
-				/* calibrate: double until one run takes min_ns */
-				for (k = 1; !ret && !iters; k *= 2) {
-					u64 t0 = now_ns();
-
-					ret = cell_loop(&c, nr, blks, k);
-					if (now_ns() - t0 >= o->min_ns ||
-					    k >= 1UL << 30)
-						iters = k;
-				}
-				for (r = 0; r < reps && !ret; r++) {
-					u64 t0;
-
-					snprintf(name, sizeof(name),
-						 "cell:%s:%u:%s:%lu",
-						 scen_name[s], nr, alg_name[a],
-						 iters);
-					if (RUNNING_ON_VALGRIND) {
-						CALLGRIND_ZERO_STATS;
-						CALLGRIND_START_INSTRUMENTATION;
-					}
-					t0 = now_ns();
-					ret = cell_loop(&c, nr, blks, iters);
-					t[r] = now_ns() - t0;
-					if (RUNNING_ON_VALGRIND) {
-						CALLGRIND_STOP_INSTRUMENTATION;
-						if (!r)
-							CALLGRIND_DUMP_STATS_AT(name);
-					}
-				}
+				ret = cell_run(o, reps, &c, s, nr, first[a],
+					       first[0]);
 				if (ret) {
 					snprintf(why, len, "%s/%s/%u: %s (%d)",
 						 scen_name[s], alg_name[a], nr,
@@ -382,15 +402,7 @@ bool alloc_bench(const struct alloc_bench_opts *o, char *why, size_t len)
 						 "blocks differ from ours" :
 						 "allocation failed", ret);
 					ok = false;
-					break;
 				}
-				qsort(t, reps, sizeof(t[0]), cmp_u64);
-				ns = t[reps / 2];
-				if (o->out)
-					fprintf(o->out,
-						"cell\t%s\t%u\t%s\t%lu\t%.1f\n",
-						scen_name[s], nr, alg_name[a],
-						iters, (double)ns / iters);
 			}
 			cell_teardown(&c, used, n);
 		}
@@ -414,13 +426,24 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "b:i:r:t:s:")) != -1) {
 		switch (c) {
-		case 'b': o.blocks = strtoul(optarg, NULL, 0); break;
-		case 'i': o.iters = strtoul(optarg, NULL, 0); break;
-		case 'r': o.reps = strtoul(optarg, NULL, 0); break;
-		case 't': o.min_ns = strtoul(optarg, NULL, 0); break;
-		case 's': o.seed = strtoul(optarg, NULL, 0); break;
+		case 'b':
+			o.blocks = strtoul(optarg, NULL, 0);
+			break;
+		case 'i':
+			o.iters = strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			o.reps = strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			o.min_ns = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			o.seed = strtoul(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-b BLOCKS] [-i ITERS] [-r REPS] [-t MIN_NS] [-s SEED]\n",
+			fprintf(stderr,
+				"usage: %s [-b BLOCKS] [-i ITERS] [-r REPS] [-t MIN_NS] [-s SEED]\n",
 				argv[0]);
 			return 2;
 		}

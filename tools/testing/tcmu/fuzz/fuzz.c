@@ -489,12 +489,14 @@ static void fz_record(struct trace *tr, const struct tcmu_rd_ent *ent)
 	if (ent->kind == TCMU_RD_BROKEN) {
 		ev->what = ent->what;
 		ev->val = ent->val;
-		if (!strcmp(ent->what, "cmd_tail"))
-			ev->pos = ev->len = 0;
-		else if (strcmp(ent->what, "entry length") &&
-			 strcmp(ent->what, "command entry length") &&
-			 strcmp(ent->what, "entry opcode"))
+		if (!strcmp(ent->what, "cmd_tail")) {
+			ev->pos = 0;
+			ev->len = 0;
+		} else if (strcmp(ent->what, "entry length") &&
+			   strcmp(ent->what, "command entry length") &&
+			   strcmp(ent->what, "entry opcode")) {
 			ev->id = ent->cmd_id;
+		}
 		return;
 	}
 	if (ent->kind != TCMU_RD_CMD)
@@ -531,10 +533,12 @@ static void fz_complete(const struct tcmu_rd_ent *ent)
 		CHECK(ent->read_len <= r->data_len || ent->unknown_op);
 		if (!ent->unknown_op) {
 			/* read_len is 0 only for a command of no data */
-			CHECK(ent->len_valid ? (r->data_in &&
-				(ent->uflags & TCMU_UFLAG_READ_LEN) &&
-				(ent->read_len || !r->data_len)) :
-				ent->read_len == r->data_len);
+			if (ent->len_valid)
+				CHECK(r->data_in &&
+				      (ent->uflags & TCMU_UFLAG_READ_LEN) &&
+				      (ent->read_len || !r->data_len));
+			else
+				CHECK(ent->read_len == r->data_len);
 			/* what tcmu_complete_cmd() copies back */
 			copy = r->data_in ? ent->read_len : 0;
 			CHECK(copy <= r->nr_blks * FZ_BLK);
@@ -804,7 +808,9 @@ static void fz_reset(void)
 	for (int i = 0; i < FZ_MAX_REQS; i++)
 		if (fz.reqs[i].state != FZ_FREE)
 			fz_free_req(&fz.reqs[i]);
-	fz.head = fz.tail = fz.htail = 0;
+	fz.head = 0;
+	fz.tail = 0;
+	fz.htail = 0;
 	fz_mb()->cmd_head = 0;
 	fz_mb()->cmd_tail = 0;
 	fz.broken = false;
@@ -814,14 +820,15 @@ static void fz_setup(struct fz_in *in)
 {
 	u32 n;
 
-	/* fz.reqs and fz.slot_of are empty: see LLVMFuzzerTestOneInput() */
+	/* fz.reqs and fz.slot_of are empty: see fz_test_one_input() */
 	fz.mem = NULL;
 	fz.span = 0;
 	fz.broken = false;
 	fz.race_at = -1;
 	fz_set_span(1 + get8(in) % 8);
 	fz.tail = (get16(in) * TCMU_OP_ALIGN_SIZE) % fz.span;
-	fz.head = fz.htail = fz.tail;
+	fz.head = fz.tail;
+	fz.htail = fz.tail;
 	fz_mb()->cmd_head = fz.head;
 	fz_mb()->cmd_tail = fz.tail;
 	fz_mb()->cmdr_off = FZ_MB;
@@ -914,9 +921,11 @@ static void fz_step(struct fz_in *in)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* libFuzzer's entry point, LLVMFuzzerTestOneInput(), by its symbol name */
+int fz_test_one_input(const u8 *data, size_t size)
+	asm("LLVMFuzzerTestOneInput");
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int fz_test_one_input(const u8 *data, size_t size)
 {
 	struct fz_in in = { data, size };
 	int steps = 0;

@@ -34,7 +34,8 @@ fz_result() {	# PASS|FAIL name [log]
 		pass=$((pass + 1))
 	else
 		failed=$((failed + 1))
-		[ -n "${3:-}" ] && grep -E 'invariant|ERROR|SUMMARY|WARNING|artifact|runtime error' "$3" |
+		[ -n "${3:-}" ] &&
+			grep -E 'invariant|ERROR|SUMMARY|WARNING|artifact|runtime error' "$3" |
 			head -n 20 | sed 's/^/    | /'
 	fi
 }

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 
 #define RING 8192		/* small, so that the tests wrap it often */
-#define DATA (1 << 20)
-#define DISK (1 << 20)
+#define DATA (1024 * 1024)
+#define DISK (1024 * 1024)
 
 static int failures, checks;
 #define CHECK(cond, ...) do {						\
@@ -197,8 +197,10 @@ static uint16_t fk_submit(const uint8_t *cdb, unsigned int cdblen,
 	return K.id;
 }
 
-/* Gather the data a command left in its iovecs (re-read from the entry's
- * copy we keep: the handler overwrote the entry with its response). */
+/*
+ * Gather the data a command left in its iovecs (re-read from the entry's
+ * copy we keep: the handler overwrote the entry with its response).
+ */
 static void fk_gather(const uint64_t *offs, const size_t *lens, unsigned int n,
 		      uint8_t *buf)
 {
@@ -321,6 +323,7 @@ static void test_basic(void)
 	id = fk_submit(cdb, 6, 0, NULL, NULL, NULL);
 	cdb[0] = 0x35;
 	uint16_t id2 = fk_submit(cdb, 10, 0, NULL, NULL, NULL);
+
 	step();
 	CHECK(K.res[id].done && !K.res[id].status && K.res[id2].done &&
 	      !K.res[id2].status, "tur/sync");
@@ -338,6 +341,7 @@ static void test_basic(void)
 	for (unsigned int i = 0; i < sizeof(pat); i++)
 		pat[i] = i * 7 + 3;
 	size_t wl[3] = { 1000, 3000, 96 }, rl[2] = { 512, 3584 };
+
 	cdb10(cdb, 0x2a, 100, 8);
 	id = fk_submit(cdb, 10, 3, wl, NULL, pat);
 	step();
@@ -397,6 +401,7 @@ static void test_bad_input(void)
 	}
 	/* huge iov_len */
 	uint64_t ok = fk_alloc(512);
+
 	id = fk_submit(cdb, 10, 1, (size_t[]){ SIZE_MAX }, &ok, NULL);
 	step();
 	CHECK(sense_is(&K.res[id], 0x04, 0x44), "huge iov_len");
@@ -428,6 +433,7 @@ static void test_bad_input(void)
 
 	/* a corrupt ring stops the handler, cleanly */
 	const uint32_t lens[] = { 0, 4, 12, RING * 2, 0xfffffff8 };
+
 	for (unsigned int i = 0; i < 5; i++) {
 		fk_reset(0);
 		fk_submit(cdb, 10, 1, l, NULL, NULL);

@@ -84,6 +84,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,9 @@
 #define iovec linux_iovec
 #include <linux/target_core_user.h>
 #undef iovec
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define fallthrough __attribute__((__fallthrough__))
 
 #define SENSE_LEN TCMU_SENSE_BUFFERSIZE
 #define ST_GOOD 0x00
@@ -202,7 +206,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static volatile sig_atomic_t stop, usr1;
 static int quiet;		/* the self-test's fuzzer silences the log */
 
 static void logmsg(const char *fmt, ...)
@@ -563,6 +566,9 @@ static bool in_data(struct ramd *r, uint64_t off, uint64_t len)
 	       len <= r->map_size - off;
 }
 
+/* log formats too long for a line, kept whole so that they can be grepped */
+#define FMT_IOV_OUTSIDE "cmd %u: iovec %llu [%#lx + %zu] outside the data area [%#llx, %#llx)"
+
 /*
  * Copy the command at ring offset off out of the shared region, validate
  * it and execute it.  A malformed command is answered with CHECK CONDITION;
@@ -598,8 +604,7 @@ static int handle_cmd(struct ramd *r, uint32_t off, uint32_t len)
 	for (uint64_t i = 0; i < niov; i++) {
 		if (!in_data(r, (uintptr_t)r->iov[i].iov_base,
 			     r->iov[i].iov_len)) {
-			logmsg("cmd %u: iovec %llu [%#lx + %zu] outside the data area [%#llx, %#llx)",
-			       c->id, (unsigned long long)i,
+			logmsg(FMT_IOV_OUTSIDE, c->id, (unsigned long long)i,
 			       (unsigned long)(uintptr_t)r->iov[i].iov_base,
 			       r->iov[i].iov_len,
 			       (unsigned long long)r->data_start,
@@ -628,7 +633,8 @@ static int handle_cmd(struct ramd *r, uint32_t off, uint32_t len)
 	return 0;
 }
 
-static int corrupt(struct ramd *r, const char *what, uint32_t a, uint32_t b)
+static int ring_corrupt(struct ramd *r, const char *what, uint32_t a,
+			uint32_t b)
 {
 	logmsg("ring corrupt: %s (%u, %u) at offset %u; stopping", what, a, b,
 	       r->next);
@@ -641,7 +647,7 @@ static int parse_ring(struct ramd *r)
 	uint32_t head = __atomic_load_n(&r->mb->cmd_head, __ATOMIC_ACQUIRE);
 
 	if (head >= r->ring_size || head % TCMU_OP_ALIGN_SIZE)
-		return corrupt(r, "cmd_head", head, r->ring_size);
+		return ring_corrupt(r, "cmd_head", head, r->ring_size);
 	while (r->next != head) {
 		struct tcmu_cmd_entry_hdr *h = (void *)(r->ring + r->next);
 		uint32_t len_op = h->len_op, len = tcmu_hdr_get_len(len_op);
@@ -650,17 +656,17 @@ static int parse_ring(struct ramd *r)
 
 		if (len < sizeof(*h) || len % TCMU_OP_ALIGN_SIZE ||
 		    len > avail || len > r->ring_size - r->next)
-			return corrupt(r, "entry length", len, avail);
+			return ring_corrupt(r, "entry length", len, avail);
 		if (op == TCMU_OP_CMD && len < sizeof(struct tcmu_cmd_entry))
-			return corrupt(r, "short command entry", len, op);
+			return ring_corrupt(r, "short command entry", len, op);
 		if (op != TCMU_OP_CMD && op != TCMU_OP_PAD && op != TCMU_OP_TMR)
-			return corrupt(r, "entry opcode", op, len);
+			return ring_corrupt(r, "entry opcode", op, len);
 		if (op == TCMU_OP_TMR && r->verbose)
 			logmsg("skipping TMR entry at %u", r->next);
 		if (q_push(r, r->next, len, op == TCMU_OP_CMD))
-			return corrupt(r, "out of memory", 0, 0);
+			return ring_corrupt(r, "out of memory", 0, 0);
 		if (op == TCMU_OP_CMD && handle_cmd(r, r->next, len))
-			return corrupt(r, "out of memory", 0, 0);
+			return ring_corrupt(r, "out of memory", 0, 0);
 		r->next = (r->next + len) % r->ring_size;
 	}
 	return 0;
@@ -709,7 +715,7 @@ static enum mode fuzz_pick(struct ramd *r, bool last)
 
 	if (r->fuzz_every > 1 && fuzz_next(r) % r->fuzz_every)
 		return M_NONE;
-	m = modes[fuzz_next(r) % (sizeof(modes) / sizeof(modes[0]))];
+	m = modes[fuzz_next(r) % ARRAY_SIZE(modes)];
 	if (m == M_DOUBLE && last)
 		return M_NONE;
 	r->param = r->fuzz_param;
@@ -958,14 +964,6 @@ static void complete_ring(struct ramd *r)
 
 /* -------------------------------------------------------------- device */
 
-static void __attribute__((unused)) uio_kick(struct ramd *r)
-{
-	uint32_t one = 1;
-
-	if (write(r->fd, &one, sizeof(one)) != sizeof(one))
-		logmsg("kick: write: %s", strerror(errno));
-}
-
 static int read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
@@ -1059,7 +1057,8 @@ static int setup_ring(struct ramd *r)
 	r->ring = r->map + off;
 	r->ring_size = size;
 	r->data_start = (uint64_t)off + size;
-	r->tail = r->next = mb->cmd_tail;
+	r->tail = mb->cmd_tail;
+	r->next = r->tail;
 	r->dup_id = -1;
 	if (r->tail >= size || r->tail % TCMU_OP_ALIGN_SIZE) {
 		logmsg("bad initial cmd_tail %u", r->tail);
@@ -1073,6 +1072,16 @@ static int setup_ring(struct ramd *r)
 }
 
 #ifndef RAMD_NO_MAIN
+
+static void uio_kick(struct ramd *r)
+{
+	uint32_t one = 1;
+
+	if (write(r->fd, &one, sizeof(one)) != sizeof(one))
+		logmsg("kick: write: %s", strerror(errno));
+}
+
+static atomic_int stop, usr1;
 
 static void on_signal(int sig)
 {
@@ -1088,27 +1097,37 @@ static uint64_t parse_size(const char *s)
 	uint64_t v = strtoull(s, &end, 0);
 
 	switch (*end) {
-	case 'G': case 'g': v <<= 10; /* fall through */
-	case 'M': case 'm': v <<= 10; /* fall through */
-	case 'K': case 'k': v <<= 10;
+	case 'G': case 'g':
+		v <<= 10;
+		fallthrough;
+	case 'M': case 'm':
+		v <<= 10;
+		fallthrough;
+	case 'K': case 'k':
+		v <<= 10;
+		break;
 	}
 	return v;
 }
 
-static void usage(int rc)
+static void print_usage(int rc)
 {
 	fprintf(rc ? stderr : stdout,
-"usage: tcmu-ramd {--dev NAME | --config PREFIX | --uio N} [--size BYTES]\n"
-"         [--block-size N] [--wce 0|1] [--reorder N] [--wait SECS]\n"
-"         [--node PATH]\n"
-"         [--misbehave MODE[:PARAM] [--after N] [--count N] [--arm-usr1]]\n"
-"         [--fuzz SEED [--fuzz-every N]] [--backing FILE]\n"
-"         [--no-data] [--stats] [--lazy-pad] [--sysfs DIR] [--probe] [-v]\n"
-"modes: bad-tail bad-cmd-id truncated-entry oversized-entry zero-pad bad-op\n"
-"       double-complete never-complete close-in-flight bad-status bad-sense\n"
-"       bad-read-len bad-data   (see the comment at the top of tcmu-ramd.c)\n");
+		"usage: tcmu-ramd {--dev NAME | --config PREFIX | --uio N} [--size BYTES]\n"
+		"         [--block-size N] [--wce 0|1] [--reorder N] [--wait SECS]\n"
+		"         [--node PATH]\n"
+		"         [--misbehave MODE[:PARAM] [--after N] [--count N] [--arm-usr1]]\n"
+		"         [--fuzz SEED [--fuzz-every N]] [--backing FILE]\n"
+		"         [--no-data] [--stats] [--lazy-pad] [--sysfs DIR] [--probe] [-v]\n"
+		"modes: bad-tail bad-cmd-id truncated-entry oversized-entry zero-pad bad-op\n"
+		"       double-complete never-complete close-in-flight bad-status bad-sense\n"
+		"       bad-read-len bad-data   (see the comment at the top of tcmu-ramd.c)\n");
 	exit(rc);
 }
+
+/* log formats too long for a line, kept whole so that they can be grepped */
+#define FMT_SERVING "serving %s (uio%d, map %llu, ring %u at %u, flags %#x) as a %llu byte disk, block %u%s%s"
+#define FMT_STATS "stats: cmds %lu polls %llu wakeups %llu poll_ns %llu parse_ns %llu copies %llu copy_bytes %llu copy_ns %llu done_ns %llu kicks %llu kick_ns %llu"
 
 int main(int argc, char **argv)
 {
@@ -1140,32 +1159,73 @@ int main(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (o) {
-		case 'd': dev = optarg; break;
-		case 'c': cfg = optarg; break;
-		case 'u': want = atoi(optarg + strcspn(optarg, "0123456789"));
+		case 'd':
+			dev = optarg;
 			break;
-		case 'W': wait_s = atof(optarg); break;
-		case 'N': node = optarg; break;
-		case 's': r.size = parse_size(optarg); break;
-		case 'b': r.bs = strtoul(optarg, NULL, 0); break;
-		case 'w': r.wce = atoi(optarg); break;
-		case 'r': r.reorder = strtoul(optarg, NULL, 0); break;
-		case 'a': r.after = strtoul(optarg, NULL, 0); break;
-		case 'n': r.count = strtoul(optarg, NULL, 0); break;
-		case 'S': sysfs = optarg; break;
-		case 'p': probe = 1; break;
-		case 'A': r.armed = false; break;
+		case 'c':
+			cfg = optarg;
+			break;
+		case 'u':
+			want = atoi(optarg + strcspn(optarg, "0123456789"));
+			break;
+		case 'W':
+			wait_s = atof(optarg);
+			break;
+		case 'N':
+			node = optarg;
+			break;
+		case 's':
+			r.size = parse_size(optarg);
+			break;
+		case 'b':
+			r.bs = strtoul(optarg, NULL, 0);
+			break;
+		case 'w':
+			r.wce = atoi(optarg);
+			break;
+		case 'r':
+			r.reorder = strtoul(optarg, NULL, 0);
+			break;
+		case 'a':
+			r.after = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			r.count = strtoul(optarg, NULL, 0);
+			break;
+		case 'S':
+			sysfs = optarg;
+			break;
+		case 'p':
+			probe = 1;
+			break;
+		case 'A':
+			r.armed = false;
+			break;
 		case 'F':
 			r.mode = M_FUZZ;
 			fuzz_seed(&r, strtoull(optarg, NULL, 0));
 			break;
-		case 'E': r.fuzz_every = strtoul(optarg, NULL, 0); break;
-		case 'L': r.lazy_pad = true; break;
-		case 'B': backing = optarg; break;
-		case 'D': r.no_data = true; break;
-		case 'T': st.on = true; break;
-		case 'v': r.verbose++; break;
-		case 'h': usage(0); break;
+		case 'E':
+			r.fuzz_every = strtoul(optarg, NULL, 0);
+			break;
+		case 'L':
+			r.lazy_pad = true;
+			break;
+		case 'B':
+			backing = optarg;
+			break;
+		case 'D':
+			r.no_data = true;
+			break;
+		case 'T':
+			st.on = true;
+			break;
+		case 'v':
+			r.verbose++;
+			break;
+		case 'h':
+			print_usage(0);
+			break;
 		case 'm':
 			colon = strchr(optarg, ':');
 			if (colon)
@@ -1176,14 +1236,15 @@ int main(int argc, char **argv)
 					r.mode = o;
 			if (r.mode == M_NONE) {
 				fprintf(stderr, "unknown mode %s\n", optarg);
-				usage(1);
+				print_usage(1);
 			}
 			break;
-		default: usage(1);
+		default:
+			print_usage(1);
 		}
 	}
 	if ((!dev && !cfg && want < 0) || optind != argc)
-		usage(1);
+		print_usage(1);
 	if (r.bs < 512 || r.bs & (r.bs - 1) || r.size < r.bs ||
 	    r.size % r.bs) {
 		fprintf(stderr, "bad --size/--block-size\n");
@@ -1239,9 +1300,9 @@ int main(int argc, char **argv)
 	}
 	if (setup_ring(&r))
 		return 1;
-	logmsg("serving %s (uio%d, map %llu, ring %u at %u, flags %#x) as a %llu byte disk, block %u%s%s",
-	       r.name, num, (unsigned long long)r.map_size, r.ring_size,
-	       r.mb->cmdr_off, r.mb_flags, (unsigned long long)r.size, r.bs,
+	logmsg(FMT_SERVING, r.name, num, (unsigned long long)r.map_size,
+	       r.ring_size, r.mb->cmdr_off, r.mb_flags,
+	       (unsigned long long)r.size, r.bs,
 	       r.mode ? ", misbehaving: " : "",
 	       r.mode ? mode_names[r.mode] : "");
 
@@ -1295,8 +1356,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (st.on)
-		logmsg("stats: cmds %lu polls %llu wakeups %llu poll_ns %llu parse_ns %llu copies %llu copy_bytes %llu copy_ns %llu done_ns %llu kicks %llu kick_ns %llu",
-		       r.ncmds, (unsigned long long)st.polls,
+		logmsg(FMT_STATS, r.ncmds, (unsigned long long)st.polls,
 		       (unsigned long long)st.wakeups,
 		       (unsigned long long)st.poll_ns,
 		       (unsigned long long)st.parse_ns,
