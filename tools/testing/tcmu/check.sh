@@ -13,7 +13,9 @@
 #      fuzzer (tools/testing/tcmu/fuzz: its seeds and regression inputs,
 #      then about a minute of libFuzzer) and tcmu-ramd's self-test against
 #      a fake ring (tools/testing/tcmu/handler);
-#   3. the VM tests against ours, and against Debian's stock
+#   3. the VM tests against ours (but those of the debug tier, which
+#      step 5 runs with ours on the debug kernel; all of them with
+#      CHECK_DEBUG=no or in make check-all), and against Debian's stock
 #      target_core_user the tests whose "# tier:" line names stock: those
 #      whose result differs on stock (its known bugs) and a data-path
 #      baseline (CHECK_STOCK=all, make check-all: every test);
@@ -54,16 +56,6 @@ abi=$(basename "$kernel_dir")
 KDIR=${KDIR:-$kernel_dir/headers/usr/src/linux-headers-$abi-amd64}
 KSRC=$kernel_dir/source
 mod=$top/drivers/target/tcmu
-
-# The debug kernel (cached; a cold build is ~15 CPU-minutes) builds at the
-# lowest priority while the other steps run: the VM tests spend much of
-# their time waiting (timeouts, idle periods), and niced it barely slows
-# them.  The debug tier waits for it.
-debug_build=
-if [ "${CHECK_DEBUG:-yes}" != no ]; then
-	nice -n 19 "$top/scripts/build-debug-kernel.sh" >"$out/debug-kernel.log" 2>&1 &
-	debug_build=$!
-fi
 
 echo "== static checks =="
 # build_checks SUFFIX KDIR DIR: a W=1 build and a sparse one of the
@@ -170,6 +162,17 @@ unit "ring decoder fuzzer (libFuzzer, ASan, UBSan)" "$out/fuzz.log" \
 unit "tcmu-ramd self-test (ASan, UBSan)" "$out/ramd-selftest.log" \
 	make -s -C "$here/handler" check SAN=1
 
+# The debug kernel (cached; a cold build is ~15 CPU-minutes) builds at the
+# lowest priority while the VM tests run: they spend much of their time
+# waiting (timeouts, idle periods), and niced it barely slows them.  It
+# starts after the userspace harnesses, so the fuzzer's minute is its
+# million executions, not half of them.  The debug tier waits for it.
+debug_build=
+if [ "${CHECK_DEBUG:-yes}" != no ]; then
+	nice -n 19 "$top/scripts/build-debug-kernel.sh" >"$out/debug-kernel.log" 2>&1 &
+	debug_build=$!
+fi
+
 # vmsum LABEL: add a vm.sh run's counts from its KTAP, results/LABEL/ktap:
 # "ok" passed (XFAIL too), "ok ... # SKIP" skipped, "not ok" failed; a
 # result missing from the plan is one more failure.
@@ -193,12 +196,28 @@ tier() {
 	grep -lE "^# tier:.*\<$1\>" "$here"/tests/*.sh | sed 's|.*/||; s|\.sh$||'
 }
 
+# but_debug: the default tests but the debug tier's, which the debug
+# kernel runs with ours after this (the same 6.1 source, checked harder).
+but_debug() {
+	local f t
+	for f in "$here"/tests/*.sh; do
+		t=$(basename "$f" .sh)
+		grep -q '^# default: no' "$f" && continue
+		grep -qE '^# tier:.*\<debug\>' "$f" && continue
+		echo "$t"
+	done
+}
+
 for m in ${CHECK_MODULES:-stock ours}; do
 	sel=${CHECK_VM_TESTS:-}
 	what=
 	if [ -z "$sel" ] && [ $m = stock ] && [ "${CHECK_STOCK:-tier}" = tier ]; then
 		sel=$(tier stock)
 		what=" (tier: stock)"
+	elif [ -z "$sel" ] && [ $m = ours ] && [ -n "$debug_build" ] &&
+	     [ "${CHECK_STOCK:-tier}" = tier ]; then
+		sel=$(but_debug)
+		what=" (all but the debug tier's)"
 	fi
 	echo "== VM tests, $m module$what =="
 	rm -f "$top/results/$m/ktap"
