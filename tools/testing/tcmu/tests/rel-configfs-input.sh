@@ -37,14 +37,15 @@ NBAD=0		# wrong answers (ours: each fails the test at the end)
 declare -a DIFFS
 
 # The values: boundaries of every integer type, bases, signs, spaces,
-# garbage, long strings; two random binary strings are added below.
+# garbage, long strings, a newline inside (one write; see put_val); two
+# random binary strings are added below.
 VALS=(0 1 2 -1 -2 7 255 256 511 512 513 4096 8192 65535 65536
       86400 86401 2147483 2147484 4294967 4294968 2147483647 2147483648
       -2147483648 -2147483649 4294967295 4294967296 9223372036854775807
       18446744073709551615 18446744073709551616 99999999999999999999999
       0x10 0X1f 0xffffffffffffffff 010 08 +5 -0 $'1\n' " 1" "1 "
       1abc abc "" - + 0x "$(printf '%0300d' 0)" "$(printf '%0255d' 0)"
-      "ramd/$name" "a,b" "1,dev_size=1")
+      "ramd/$name" "a,b" "1,dev_size=1" $'ab\ncd')
 r=$(head -c 48 /dev/urandom | tr -d '\000')
 VALS+=("$r" "$(head -c 512 /dev/urandom | tr -d '\000' | tr -c -d '[:print:]')")
 
@@ -135,6 +136,19 @@ bad() {
 	fi
 }
 
+# put_val FILE VALUE: VALUE in one write(2), as a tool writing a whole
+# value does.  bash's printf writes line by line, so a value with a
+# newline inside would reach the store as two writes, the second
+# overwriting the first.
+put_val() {
+	if [[ $2 == *$'\n'?* ]]; then
+		printf '%s' "$2" |
+			dd of="$1" bs=65536 iflag=fullblock conv=notrunc status=none 2>/dev/null
+	else
+		printf '%s' "$2" 2>/dev/null >"$1"
+	fi
+}
+
 # poke FILE TYPE V: write V to FILE, check the answer against want; the
 # file's value before and after must match the outcome.
 poke() {
@@ -143,7 +157,7 @@ poke() {
 	rd "$f" || readable=0		# write-only
 	before=$R
 	want "$t" "$v"
-	printf '%s' "$v" 2>/dev/null >"$f"
+	put_val "$f" "$v"
 	rc=$?
 	NW=$((NW + 1))
 	rd "$f"
@@ -185,13 +199,13 @@ poke_attrib() {
 		elif [ -w "$f" ]; then
 			# LIO's: only no report and no hang.
 			for v in "${VALS[@]}"; do
-				printf '%s' "$v" 2>/dev/null >"$f"
+				put_val "$f" "$v"
 				NW=$((NW + 1))
 			done
 		else
 			poke "$f" ro 1
 		fi
-		printf '%s' "$orig" 2>/dev/null >"$f"
+		put_val "$f" "$orig"
 		rd "$f"
 		[ "$R" = "$orig" ] || log "${f#"$CFS"/}: '$orig' not restored: '$R'"
 	done
@@ -293,7 +307,7 @@ poke_control() {
 					continue	# the oops, see the end
 			fi
 			before=$S
-			printf '%s' "$k=$v" 2>/dev/null >"$d/control"
+			put_val "$d/control" "$k=$v"
 			rc=$?
 			NW=$((NW + 1))
 			state
@@ -313,7 +327,7 @@ poke_control() {
 		# Back to the good value (the test's device needs it; 0 is
 		# the default, which cannot be written).
 		[ "$good" = 0 ] && continue
-		if ! printf '%s' "$k=$good" 2>/dev/null >"$d/control"; then
+		if ! put_val "$d/control" "$k=$good"; then
 			[ "$1" = 1 ] && [ "$k" != nl_reply_supported ] ||
 				bad "control $k=$good refused when restoring"
 		fi
@@ -324,7 +338,7 @@ poke_control() {
 		 "max_data_area_mb=1,data_pages_per_blk=512"; do
 		state
 		before=$S
-		printf '%s' "$v" 2>/dev/null >"$d/control" &&
+		put_val "$d/control" "$v" &&
 			bad "control $v accepted"
 		NW=$((NW + 1))
 		state
@@ -368,7 +382,7 @@ poke_params() {
 		else
 			w=err
 		fi
-		printf '%s' "$v" 2>/dev/null >$P/global_max_data_area_mb
+		put_val $P/global_max_data_area_mb "$v"
 		rc=$?
 		NW=$((NW + 1))
 		read -r R <$P/global_max_data_area_mb
@@ -382,7 +396,7 @@ poke_params() {
 	for v in "${VALS[@]}"; do
 		[ -n "$v" ] || continue
 		want 0:1 "$v"
-		printf '%s' "$v" 2>/dev/null >$P/block_netlink
+		put_val $P/block_netlink "$v"
 		rc=$?
 		NW=$((NW + 1))
 		read -r R <$P/block_netlink
@@ -393,7 +407,7 @@ poke_params() {
 		1:0) [ "$R" = blocked ] || bad "block_netlink $v" ;;
 		*) bad "block_netlink refused $(printf %q "$v")" ;;
 		esac
-		printf '%s' "$v" 2>/dev/null >$P/reset_netlink
+		put_val $P/reset_netlink "$v"
 		rc=$?
 		NW=$((NW + 1))
 		want 1:1 "$v"
