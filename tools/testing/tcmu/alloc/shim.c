@@ -195,7 +195,15 @@ unsigned long find_last_bit(const unsigned long *addr, unsigned long size)
 	return size;
 }
 
+/*
+ * Newer tools/include headers have bitmap_clear() inline, calling
+ * tools/lib's __bitmap_clear() (TOOLS_BITMAP_CLEAR: see the Makefile).
+ */
+#ifdef TOOLS_BITMAP_CLEAR
+void __bitmap_clear(unsigned long *map, unsigned int start, int len)
+#else
 void bitmap_clear(unsigned long *map, unsigned int start, int len)
+#endif
 {
 	while (len-- > 0)
 		__clear_bit(start++, map);

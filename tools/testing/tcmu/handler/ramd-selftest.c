@@ -122,7 +122,7 @@ static void fk_reset(uint16_t mb_flags)
 	R.wce = true;
 	R.count = 1;
 	R.armed = true;
-	strcpy(R.name, "selftest");
+	snprintf(R.name, sizeof(R.name), "selftest");
 	if (setup_ring(&R))
 		abort();
 }
