@@ -27,8 +27,9 @@
 # then gives ours/base beside ours/stock (a change's before and after).
 # Env: TCMU_BENCH_ROUNDS (10), TCMU_BENCH_RUNTIME (3), TCMU_BENCH_RAMP (1),
 #      TCMU_BENCH_INSNS (1; 0: no instruction counts, no plugin),
-#      TCMU_BENCH_PARTS ("fio small mem1 devs trace"), TCMU_BENCH_MEM (2048
-#      MiB of guest RAM), BENCH_OUT (results/bench).
+#      TCMU_BENCH_PARTS ("fio small mem1 burst devs trace"),
+#      TCMU_BENCH_DEVS (4096: the most devices the devs part makes),
+#      TCMU_BENCH_MEM (2048 MiB of guest RAM), BENCH_OUT (results/bench).
 # Host packages beyond make check's: valgrind (instruction counts) and
 # gnuplot-nox (plots); installed with apt-get if missing and we are root,
 # else that part is skipped with a note.

@@ -59,6 +59,7 @@
 # Knobs (environment; vm.sh passes TCMU_BENCH_* into the guest):
 #   TCMU_BENCH_ROUNDS (10)  TCMU_BENCH_RUNTIME (3 s)  TCMU_BENCH_RAMP (1 s)
 #   TCMU_BENCH_PARTS ("fio small mem1 burst devs trace")  TCMU_BENCH_SMOKE (0)
+#   TCMU_BENCH_DEVS (4096: the devs part's cap)
 . /tcmu/lib.sh
 
 rounds=${TCMU_BENCH_ROUNDS:-10}
@@ -72,7 +73,7 @@ idle_wait=15			# data_idle_timeout (10 s) + reclaim period + slack
 devs_at=(1 16 64 256 1024 4096)
 # ~20x stock's 208.  Memory would allow far more of ours, but under TCG a
 # device takes ~0.15 s to make: the cap keeps make bench within its time.
-devs_cap=4096
+devs_cap=${TCMU_BENCH_DEVS:-4096}
 floor_mb=160
 jobs=(
 	"rr4k-qd1 --rw=randread --bs=4k --iodepth=1"
