@@ -11,6 +11,8 @@
 # make bench      benchmark ours against stock (tools/testing/tcmu/bench)
 # make fuzz       fuzz the ring decoder in userspace (tools/testing/tcmu/fuzz)
 #                 for FUZZ_TIME seconds (default 600); no VM
+# make deb        the DKMS package, results/deb/tcmu-lazy-dkms_<version>_all.deb
+# make check-deb  install, use and purge it in the guest, on 6.1 and 6.12
 # make sparse     a W=1 build under sparse
 # make checkpatch checkpatch.pl --strict on the driver
 # make kernel-doc the driver's kernel-doc comments, warnings as errors
@@ -31,7 +33,7 @@ KDIR ?= $(KERNEL_DIR)/headers/usr/src/linux-headers-$(notdir $(KERNEL_DIR))-amd6
 
 MOD_DIR := $(TOP)/drivers/target/tcmu
 
-.PHONY: all modules clean run check check-all check-debug soak sparse checkpatch kernel-doc bench fuzz deps-run deps-check
+.PHONY: all modules clean run check check-all check-debug check-deb deb soak sparse checkpatch kernel-doc bench fuzz deps-run deps-check
 
 all: modules
 
@@ -59,6 +61,17 @@ check: deps-check
 check-all: deps-check
 	$(MAKE) modules
 	CHECK_612=all CHECK_STOCK=all KDIR=$(KDIR) $(TOP)/tools/testing/tcmu/check.sh
+	$(MAKE) check-deb
+
+# The package for servers: DKMS builds the module for each kernel there.
+deb:
+	@$(TOP)/scripts/package/mkdeb.sh
+
+# The package installed, used and purged in the guest, as an admin would,
+# on both kernels (the guest builds the module: minutes under emulation).
+check-deb: deps-check
+	$(TOP)/tools/testing/tcmu/vm.sh --kernel 6.1 --module stock -r $(TOP)/results/deb-6.1 pkg-dkms
+	$(TOP)/tools/testing/tcmu/vm.sh --kernel 6.12 --module stock -r $(TOP)/results/deb-6.12 pkg-dkms
 
 # Every VM test with our module on the debug kernel (check runs a subset).
 check-debug: deps-check

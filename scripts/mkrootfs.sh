@@ -6,15 +6,23 @@
 # module trees of the fetched kernels (6.1 and 6.12 boot the same image),
 # trimmed, written to an ext4 image.
 #
+# With --dkms, an image for installing our DKMS package as an admin
+# would (tests/pkg-dkms.sh): dkms and its compiler too, and each kernel
+# installed as Debian packages -- image, headers, kbuild -- from the
+# cached .debs fetch-kernel.sh downloaded, rather than its modules
+# copied in.
+#
 # Cached in $TCMU_CACHE/rootfs/<key>.ext4, where <key> hashes this script,
 # the package list and the kernel ABIs: rebuilt only when one changes.
 #
-# Usage: scripts/mkrootfs.sh KERNEL_DIR...  (prints the image path)
+# Usage: scripts/mkrootfs.sh [--dkms] KERNEL_DIR...  (prints the image path)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TCMU_CACHE:-$top/.cache}
-[ $# -ge 1 ] || { echo "usage: $0 KERNEL_DIR..." >&2; exit 2; }
+dkms=0
+[ "${1:-}" = --dkms ] && dkms=1 && shift
+[ $# -ge 1 ] || { echo "usage: $0 [--dkms] KERNEL_DIR..." >&2; exit 2; }
 kernel_dirs=("$@")
 abis=
 for k in "${kernel_dirs[@]}"; do
@@ -24,12 +32,16 @@ mirror=${TCMU_MIRROR:-http://deb.debian.org/debian}
 
 packages=tcmu-runner,libtcmu2,dbus,targetcli-fb,python3-rtslib-fb,fio,sg3-utils
 packages=$packages,qemu-utils,kmod,util-linux,procps,psmisc,e2fsprogs
+# what the kernel packages depend on (tiny-initramfs: the lightest
+# initramfs tool they accept), and dkms with its compiler
+[ $dkms = 1 ] && packages=$packages,dkms,linux-base,tiny-initramfs,linux-compiler-gcc-12-x86,pahole,libelf1,libssl3
 
 log() { echo "mkrootfs: $*" >&2; }
 
 key=$( (cat "$0"; echo "$packages$abis") | sha256sum | cut -c1-16)
 out=$cache/rootfs
 img=$out/rootfs-$key.ext4
+[ $dkms = 1 ] && img=$out/rootfs-dkms-$key.ext4
 if [ -f "$img" ]; then
 	echo "$img"
 	exit 0
@@ -54,8 +66,27 @@ rm -rf "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
 mkdir -p "$dir/lib/modules"
 for k in "${kernel_dirs[@]}"; do
 	abi=$(basename "$k")-amd64
-	log "adding modules of $abi"
-	cp -a "$k/root/lib/modules/$abi" "$dir/lib/modules/"
+	if [ $dkms = 1 ]; then
+		# the .debs fetch-kernel.sh unpacked (its stamps list them)
+		log "installing the packages of $abi"
+		mkdir -p "$dir/tmp/debs"
+		# shellcheck disable=SC2046
+		cp $(cat "$k/root/.unpacked" "$k/headers/.unpacked") "$dir/tmp/debs/"
+		# the initramfs hook reads /proc/self/mountinfo
+		mount -t proc proc "$dir/proc"
+		rc=0
+		chroot "$dir" sh -c 'dpkg -i /tmp/debs/*.deb' \
+			>>"$out/debootstrap-$key.log" 2>&1 || rc=$?
+		umount "$dir/proc"
+		if [ $rc != 0 ]; then
+			tail -n 30 "$out/debootstrap-$key.log" >&2
+			exit 1
+		fi
+		rm -rf "$dir/tmp/debs"
+	else
+		log "adding modules of $abi"
+		cp -a "$k/root/lib/modules/$abi" "$dir/lib/modules/"
+	fi
 	m=$dir/lib/modules/$abi/kernel
 	rm -rf "$m"/drivers/gpu "$m"/drivers/media "$m"/drivers/net/wireless \
 		"$m"/drivers/infiniband "$m"/drivers/staging "$m"/sound \

@@ -69,6 +69,11 @@
 # A test whose header says "# cmdline: <parameters>" needs them on the
 # guest kernel's command line: every boot that runs it gets them.
 #
+# A test whose header says "# rootfs: dkms" installs our DKMS package
+# (scripts/package/mkdeb.sh, in /tcmu) on an image where the Debian
+# kernels are installed as packages, headers too (mkrootfs.sh --dkms):
+# it boots alone on that image; on the debug kernel it is skipped.
+#
 # Guest test scripts: see guest/lib.sh for their conventions.
 set -euo pipefail
 
@@ -190,6 +195,8 @@ run=()
 for t in "${tests[@]}"; do
 	if ! header "$t" modules | grep -qw "$module"; then
 		report SKIP "$t" 0 "does not apply to the $module module"
+	elif [ "$kernel" = debug ] && [ -n "$(header "$t" rootfs)" ]; then
+		report SKIP "$t" 0 "the debug kernel is not a Debian package"
 	else
 		run+=("$t")
 	fi
@@ -200,6 +207,15 @@ done
 k61=$("$top/scripts/fetch-kernel.sh" | tail -n1)
 k612=$("$top/scripts/fetch-kernel.sh" --kernel 6.12 | tail -n1)
 rootfs=$("$top/scripts/mkrootfs.sh" "$k61" "$k612" | tail -n1)
+# Tests whose header says "# rootfs: dkms" install our DKMS package as an
+# admin would: they boot the image with the kernels installed as Debian
+# packages, headers too (mkrootfs.sh --dkms), and get the .deb in /tcmu.
+dkms_rootfs=
+for t in "${run[@]}"; do
+	[ "$(header "$t" rootfs)" = dkms ] || continue
+	dkms_rootfs=$("$top/scripts/mkrootfs.sh" --dkms "$k61" "$k612" | tail -n1)
+	break
+done
 work=$(mktemp -d "${TMPDIR:-/tmp}/tcmu-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 scale=1
@@ -274,6 +290,7 @@ for b in "$here"/handler/tcmu-ramd "$here"/build/{reclaim-probe,ackwrite,fragmen
 	[ -x "$b" ] && cp "$b" "$ird/tcmu/bin/"
 done
 [ "$module" = ours ] && cp "$ko" "$ird/tcmu/target_core_user.ko"
+[ -n "$dkms_rootfs" ] && "$top/scripts/package/mkdeb.sh" "$ird/tcmu" >/dev/null
 # make bench BENCH_BASE=...: our module at an earlier revision, built
 # against the same Debian kernel, for tests/bench.sh's "base" rounds.
 if [ -n "${TCMU_BASE_KO:-}" ] && [ "$kernel" = 6.1 ]; then
@@ -367,9 +384,12 @@ boot() {
 	(cd "$ird" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
 
 	local console=$results/console-$name.log serial=$results/serial-$name.log
+	local disk=$rootfs
+	[ "$(header "$1" rootfs)" = dkms ] && disk=$dkms_rootfs
 	note "booting $rel with the $module module: $* (at most ${total}s)"
 	set +e
 	timeout -k 10 "$total" qemu-system-x86_64 "${qemu[@]}" \
+		-drive "file=$disk,if=virtio,format=raw,snapshot=on" \
 		-append "$cmdline" -monitor none -serial "file:$console" -serial "file:$serial" \
 		</dev/null &
 	watch_guest $! "$serial" "$single"
@@ -427,8 +447,7 @@ boot() {
 # ports given after these.
 qemu=(-accel "tcg,thread=multi" -smp 2 -m "$mem" -cpu "$cpu" -display none
       -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio"
-      -nic none
-      -drive "file=$rootfs,if=virtio,format=raw,snapshot=on")
+      -nic none)
 [ -n "$plugin" ] && qemu+=(-plugin "$plugin")
 
 if [ $shell = 1 ]; then
@@ -442,15 +461,21 @@ if [ $shell = 1 ]; then
 	note "booting $rel with the $module module to a shell (exit powers off, Ctrl-A X quits)"
 	# the console is this terminal (and QEMU's monitor: Ctrl-A C)
 	qemu-system-x86_64 "${qemu[@]}" -append "$append" -serial mon:stdio \
+		-drive "file=$rootfs,if=virtio,format=raw,snapshot=on" \
 		-serial "file:$results/serial.log"
 	exit
 fi
 
 # Tests known to fail on this module may take the guest down with them:
 # each gets a boot of its own, after the others.
+# So do those on the image with the kernel packages (their own disk).
 normal=() isolated=()
 for t in "${run[@]}"; do
-	if [ -n "$(xfail "$t")" ]; then isolated+=("$t"); else normal+=("$t"); fi
+	if [ -n "$(xfail "$t")" ] || [ -n "$(header "$t" rootfs)" ]; then
+		isolated+=("$t")
+	else
+		normal+=("$t")
+	fi
 done
 [ ${#normal[@]} -gt 0 ] && boot main "${normal[@]}"
 for t in "${isolated[@]}"; do

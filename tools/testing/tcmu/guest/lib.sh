@@ -14,7 +14,9 @@
 #     subset, its 6.12 subset and the subset it runs on stock (any of
 #     the words, in any order; make check-all runs every test on all);
 #     "# cmdline: <parameters>" adds them to the guest kernel's command
-#     line in every boot that runs the test;
+#     line in every boot that runs the test; "# rootfs: dkms" boots it
+#     alone on the image with the kernels installed as packages and our
+#     DKMS package in /tcmu (vm.sh);
 #   - pass: exit 0; fail: call fail "why" (prints "FAIL: why", exits 1);
 #     skip: call skip "why" (prints "SKIP: why", exits 4, kselftest's
 #     KSFT_SKIP);
