@@ -13,6 +13,11 @@
 #                 for FUZZ_TIME seconds (default 600); no VM
 # make deb        the DKMS package, results/deb/tcmu-lazy-dkms_<version>_all.deb
 # make check-deb  install, use and purge it in the guest, on 6.1 and 6.12
+# make patches    the driver as a patch series for each Debian kernel
+#                 source (6.1, 6.12; BASES=6.1 picks one): results/patches/
+# make check-patches  apply each series to its pristine tree, build after
+#                 every patch (W=1), checkpatch --strict, get_maintainer,
+#                 and the in-tree module in the VM
 # make sparse     a W=1 build under sparse
 # make checkpatch checkpatch.pl --strict on the driver
 # make kernel-doc the driver's kernel-doc comments, warnings as errors
@@ -33,7 +38,7 @@ KDIR ?= $(KERNEL_DIR)/headers/usr/src/linux-headers-$(notdir $(KERNEL_DIR))-amd6
 
 MOD_DIR := $(TOP)/drivers/target/tcmu
 
-.PHONY: all modules clean run check check-all check-debug check-deb deb soak sparse checkpatch kernel-doc bench fuzz deps-run deps-check
+.PHONY: all modules clean run check check-all check-debug check-deb deb patches check-patches soak sparse checkpatch kernel-doc bench fuzz deps-run deps-check
 
 all: modules
 
@@ -62,6 +67,7 @@ check-all: deps-check
 	$(MAKE) modules
 	CHECK_612=all CHECK_STOCK=all KDIR=$(KDIR) $(TOP)/tools/testing/tcmu/check.sh
 	$(MAKE) check-deb
+	$(MAKE) check-patches
 
 # The package for servers: DKMS builds the module for each kernel there.
 deb:
@@ -72,6 +78,13 @@ deb:
 check-deb: deps-check
 	$(TOP)/tools/testing/tcmu/vm.sh --kernel 6.1 --module stock -r $(TOP)/results/deb-6.1 pkg-dkms
 	$(TOP)/tools/testing/tcmu/vm.sh --kernel 6.12 --module stock -r $(TOP)/results/deb-6.12 pkg-dkms
+
+# For kernel maintainers: a git format-patch series per base tree, and
+# its proof (scripts/patches/).
+patches: deps-check
+	$(TOP)/scripts/patches/mkpatches.sh $(BASES)
+check-patches: patches
+	$(TOP)/scripts/patches/check-patches.sh $(BASES)
 
 # Every VM test with our module on the debug kernel (check runs a subset).
 check-debug: deps-check

@@ -26,6 +26,9 @@
 #                             make bench uses max,-erms (see bench.sh)
 #       --plugin SPEC         load a TCG plugin (QEMU's -plugin SPEC), as
 #                             make bench does its instruction counter
+#       --ko FILE             ours is this target_core_user.ko, built for
+#                             the kernel booted (make check-patches: the
+#                             module built in a patched kernel tree)
 #       --shell               no tests: boot the guest with the module
 #                             loaded and a shell on this terminal, for a
 #                             fast edit/test loop (make; vm.sh --shell;
@@ -86,6 +89,7 @@ results=
 mem=${TCMU_VM_MEM:-2048}
 cpu=${TCMU_VM_CPU:-max}
 plugin=
+ko_given=
 list=0
 show=0
 shell=0
@@ -99,6 +103,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--plugin) plugin=$2; shift ;;
+	--ko) ko_given=$(realpath "$2"); shift ;;
 	-l|--list) list=1 ;;
 	-s|--show) show=1 ;;
 	--shell) shell=1 ;;
@@ -148,7 +153,7 @@ results=${results:-$top/results/$label}
 rm -rf "$results"
 mkdir -p "$results"
 note() { echo "# vm.sh: $*" >&2; }
-ko=$top/drivers/target/tcmu/target_core_user.ko
+ko=${ko_given:-$top/drivers/target/tcmu/target_core_user.ko}
 if [ "$module" = ours ] && [ ! -f "$ko" ]; then
 	note "build the module first: make"
 	exit 2
@@ -223,7 +228,7 @@ append="console=ttyS0 panic=5 quiet loglevel=4 tsc=reliable"
 # build_ours KDIR WHAT: our module, built against KDIR in a scratch copy
 # (drivers/target/tcmu keeps the 6.1 build); sets ko.
 build_ours() {
-	[ "$module" = ours ] || return 0
+	[ "$module" = ours ] && [ -z "$ko_given" ] || return 0
 	mkdir -p "$work/mod"
 	cp "$top"/drivers/target/tcmu/Kbuild "$top"/drivers/target/tcmu/*.[ch] "$work/mod/"
 	rm -f "$work/mod"/*.mod.c
