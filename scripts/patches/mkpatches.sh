@@ -94,13 +94,18 @@ step_02() { put drivers/target/tcmu/ring_decode.h tools/testing/tcmu/fuzz; }
 step_03() { put drivers/target/tcmu/tcmu.h drivers/target/tcmu/cmd_area.c; }
 step_04() {
 	put drivers/target/tcmu/reclaim.c
-	# compat.h for this tree: each TCMU_HAS_* as its Kbuild test says
-	local defs=() h
-	for h in "vm_flags_set include/linux/mm.h TCMU_HAS_VM_FLAGS_SET" \
-		 "shrinker_alloc include/linux/shrinker.h TCMU_HAS_SHRINKER_ALLOC"; do
-		set -- $h
-		if grep -qsw "$1" "$tree/$2"; then defs+=("-D$3"); else defs+=("-U$3"); fi
-	done
+	# compat.h for this tree: each TCMU_HAS_* decided by the Kbuild's
+	# own test, "$(call tcmu_has,FILE,SYMBOL,MACRO)", read from it
+	local defs=() file sym macro
+	while IFS=, read -r file sym macro; do
+		if grep -qsw "$sym" "$tree/$file"; then
+			defs+=("-D$macro")
+		else
+			defs+=("-U$macro")
+		fi
+	done < <(sed -n 's/.*$(call tcmu_has,\([^)]*\)).*/\1/p' \
+		 "$stage/drivers/target/tcmu/Kbuild")
+	[ ${#defs[@]} -gt 0 ] || { log "no tcmu_has tests in the Kbuild"; exit 1; }
 	"$unifdef" "${defs[@]}" "$stage/drivers/target/tcmu/compat.h" \
 		>"$tree/drivers/target/tcmu/compat.h" || [ $? = 1 ]
 	added+=(drivers/target/tcmu/compat.h)
