@@ -25,7 +25,8 @@
 #   5. the debug tier: the tests whose "# tier:" line names debug, with
 #      our module on our debug kernel (KASAN, lockdep, kmemleak, fault
 #      injection; scripts/build-debug-kernel.sh, cached: a cold build
-#      takes ~15-20 minutes).  "make check-debug" runs every test there.
+#      takes ~15-20 minutes, started first).  "make check-debug" runs
+#      every test there.
 #
 # Each step prints its own lines; the last line is the total:
 # "N passed, N failed, N skipped".  Exits 1 if anything failed.
@@ -56,6 +57,25 @@ abi=$(basename "$kernel_dir")
 KDIR=${KDIR:-$kernel_dir/headers/usr/src/linux-headers-$abi-amd64}
 KSRC=$kernel_dir/source
 mod=$top/drivers/target/tcmu
+
+# The debug kernel (cached; a cold build is ~15 CPU-minutes) builds at the
+# lowest priority beside everything else, from the start: the other steps
+# spend much of their time waiting (downloads, timeouts, idle periods),
+# and niced it barely slows them.  It is its own process group, stopped
+# while the fuzzer runs (its million executions need both CPUs).  The
+# debug tier waits for it.
+debug_build=
+if [ "${CHECK_DEBUG:-yes}" != no ]; then
+	setsid nice -n 19 "$top/scripts/build-debug-kernel.sh" >"$out/debug-kernel.log" 2>&1 &
+	debug_build=$!
+	# Not left behind (stopped, even) if make check is interrupted.
+	trap '{ kill -CONT -- -$debug_build; kill -- -$debug_build; } 2>/dev/null' EXIT
+fi
+# pause_debug_build STOP|CONT: stop or resume the debug kernel's build.
+pause_debug_build() {
+	[ -n "$debug_build" ] && kill -"$1" -- -"$debug_build" 2>/dev/null
+	return 0
+}
 
 echo "== static checks =="
 # build_checks SUFFIX KDIR DIR: a W=1 build and a sparse one of the
@@ -157,21 +177,12 @@ unit() {
 }
 unit "allocator unit harness" "$out/alloc.log" \
 	make -C "$here/alloc" KSRC="$KSRC" check
+pause_debug_build STOP
 unit "ring decoder fuzzer (libFuzzer, ASan, UBSan)" "$out/fuzz.log" \
 	make -s -C "$here/fuzz" KSRC="$KSRC" check
+pause_debug_build CONT
 unit "tcmu-ramd self-test (ASan, UBSan)" "$out/ramd-selftest.log" \
 	make -s -C "$here/handler" check SAN=1
-
-# The debug kernel (cached; a cold build is ~15 CPU-minutes) builds at the
-# lowest priority while the VM tests run: they spend much of their time
-# waiting (timeouts, idle periods), and niced it barely slows them.  It
-# starts after the userspace harnesses, so the fuzzer's minute is its
-# million executions, not half of them.  The debug tier waits for it.
-debug_build=
-if [ "${CHECK_DEBUG:-yes}" != no ]; then
-	nice -n 19 "$top/scripts/build-debug-kernel.sh" >"$out/debug-kernel.log" 2>&1 &
-	debug_build=$!
-fi
 
 # vmsum LABEL: add a vm.sh run's counts from its KTAP, results/LABEL/ktap:
 # "ok" passed (XFAIL too), "ok ... # SKIP" skipped, "not ok" failed; a
