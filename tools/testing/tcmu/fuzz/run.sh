@@ -84,7 +84,8 @@ sum_stat() {
 }
 execs=$(sum_stat number_of_executed_units)
 rate=$(sum_stat average_exec_per_sec)
-took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$o"/fuzz.*.log | sort -n | tail -n1)
+took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$o"/fuzz.*.log |
+	sort -n | tail -n1)
 what="$execs executions in ${took:-?} s by $jobs workers, $rate/s, corpus $(ls "$corpus" | wc -l)"
 if [ $rc = 0 ]; then
 	fz_result PASS "fuzz/run ($what)"
