@@ -14,8 +14,10 @@ set -euo pipefail
 run_pkgs="make gcc libc6-dev bc flex bison libelf-dev libssl-dev dwarves kmod
 	  perl python3 xz-utils cpio busybox-static e2fsprogs debootstrap
 	  qemu-system-x86 ca-certificates"
-# sparse; the allocator harness (liburcu); the ring decoder's fuzzer.
-check_pkgs="sparse liburcu-dev clang-14 libclang-rt-14-dev llvm-14"
+# sparse; the allocator harness (liburcu); the ring decoder's fuzzer;
+# checkpatch's SPDX check in the patch series' check (python3 git, ply).
+check_pkgs="sparse liburcu-dev clang-14 libclang-rt-14-dev llvm-14
+	    python3-git python3-ply"
 
 case ${1:-} in
 run) want=$run_pkgs ;;
