@@ -26,7 +26,12 @@
 #      our module on our debug kernel (KASAN, lockdep, kmemleak, fault
 #      injection; scripts/build-debug-kernel.sh, cached: a cold build
 #      takes ~15-20 minutes, started first).  "make check-debug" runs
-#      every test there.
+#      every test there;
+#   6. the patch series' fast part, built in the background once the
+#      debug kernel is: make patches for Debian's 6.1 source, and make
+#      check-patches without its VM smoke test (each patch applied,
+#      built with W=1 and checkpatch'ed; make check-all does both bases
+#      and the VM).
 #
 # Each step prints its own lines; the last line is the total:
 # "N passed, N failed, N skipped".  Exits 1 if anything failed.
@@ -37,6 +42,7 @@
 #      CHECK_612=tier|all|no  the 6.12 tier (default), every test on 6.12
 #                      with both modules, or none
 #      CHECK_STOCK=tier|all  stock runs its tier (default) or every test
+#      CHECK_PATCHES=no  skip the patch series
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,24 +64,52 @@ KDIR=${KDIR:-$kernel_dir/headers/usr/src/linux-headers-$abi-amd64}
 KSRC=$kernel_dir/source
 mod=$top/drivers/target/tcmu
 
-# The debug kernel (cached; a cold build is ~15 CPU-minutes) builds at the
-# lowest priority beside everything else, from the start: the other steps
-# spend much of their time waiting (downloads, timeouts, idle periods),
-# and niced it barely slows them.  It is its own process group, stopped
-# while the fuzzer runs (its million executions need both CPUs).  The
-# debug tier waits for it.
-debug_build=
-if [ "${CHECK_DEBUG:-yes}" != no ]; then
-	setsid nice -n 19 "$top/scripts/build-debug-kernel.sh" >"$out/debug-kernel.log" 2>&1 &
-	debug_build=$!
-	# Not left behind (stopped, even) if make check is interrupted.
-	trap '{ kill -CONT -- -$debug_build; kill -- -$debug_build; } 2>/dev/null' EXIT
-fi
-# pause_debug_build STOP|CONT: stop or resume the debug kernel's build.
-pause_debug_build() {
-	[ -n "$debug_build" ] && kill -"$1" -- -"$debug_build" 2>/dev/null
+# Two jobs run in the background at the lowest priority, each in a
+# process group of its own: paused while the fuzzer runs (its million
+# executions need both CPUs), killed if make check is interrupted.  The
+# other steps spend much of their time waiting (downloads, timeouts, idle
+# periods), and niced the jobs barely slow them.
+bg_jobs=()
+# bg NAME CMD...: start CMD so, its output in $out/NAME.log; sets bg_pid.
+bg() {
+	local name=$1
+	shift
+	setsid nice -n 19 "$@" >"$out/$name.log" 2>&1 &
+	bg_pid=$!
+	bg_jobs+=("$bg_pid")
+}
+# bg_signal SIG: send SIG to every background job.
+bg_signal() {
+	local p
+	for p in "${bg_jobs[@]}"; do
+		kill -"$1" -- -"$p"
+	done 2>/dev/null
 	return 0
 }
+trap 'bg_signal CONT; bg_signal TERM' EXIT
+
+# The debug kernel (cached; a cold build is ~15 CPU-minutes), from the
+# start; the debug tier waits for it.  Its exit code lands in
+# debug-kernel.rc, which the series' check waits for.
+debug_build=
+rm -f "$out/debug-kernel.rc"
+if [ "${CHECK_DEBUG:-yes}" != no ]; then
+	bg debug-kernel bash -c '"$1"; rc=$?; echo $rc >"$2"; exit $rc' _ \
+		"$top/scripts/build-debug-kernel.sh" "$out/debug-kernel.rc"
+	debug_build=$bg_pid
+fi
+# The patch series' fast part (CHECK_PATCHES=no: none): make patches for
+# the 6.1 base, then make check-patches without the VM (each patch
+# applied, built W=1 and checkpatch'ed; the VM smoke test and the 6.12
+# base are make check-all's).  After the debug kernel: both at once
+# would delay the debug tier.
+series_check=
+if [ "${CHECK_PATCHES:-fast}" != no ]; then
+	bg patches-6.1 bash -c 'while [ -n "$1" ] && [ ! -e "$2" ]; do sleep 10; done
+		"$3/mkpatches.sh" 6.1 && "$3/check-patches.sh" --no-vm 6.1' _ \
+		"$debug_build" "$out/debug-kernel.rc" "$top/scripts/patches"
+	series_check=$bg_pid
+fi
 
 echo "== static checks =="
 # build_checks SUFFIX KDIR DIR: a W=1 build and a sparse one of the
@@ -161,26 +195,30 @@ make -C "$KDIR" M="$mod" modules >"$out/build.log" 2>&1 ||
 
 # unit NAME LOG CMD...: a userspace harness that ends with "N passed, N failed".
 unit() {
-	local name=$1 log=$2 line rc p=0 f=0
+	local name=$1 log=$2
 	shift 2
 	echo "== $name =="
 	"$@" >"$log" 2>&1
-	rc=$?
-	grep -E '^(PASS|FAIL)|passed,' "$log"
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
+	unit_counts "$name" "$log" $?
+}
+# unit_counts NAME LOG RC: the result lines and counts of a harness's LOG.
+unit_counts() {
+	local line p=0 f=0
+	grep -E '^(PASS|FAIL|ok|not ok)|passed,' "$2"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n1)
 	[ -n "$line" ] && read -r p _ f _ <<<"$line" && add "$p" "$f"
 	# No summary, or a non-zero exit its counts do not explain (a build
 	# error, a sanitizer report at exit): one more failure.
-	if [ -z "$line" ] || { [ $rc != 0 ] && [ "$f" = 0 ]; }; then
-		result FAIL "unit/$name (exit $rc)" "$log"
+	if [ -z "$line" ] || { [ "$3" != 0 ] && [ "$f" = 0 ]; }; then
+		result FAIL "unit/$1 (exit $3)" "$2"
 	fi
 }
 unit "allocator unit harness" "$out/alloc.log" \
 	make -C "$here/alloc" KSRC="$KSRC" check
-pause_debug_build STOP
+bg_signal STOP
 unit "ring decoder fuzzer (libFuzzer, ASan, UBSan)" "$out/fuzz.log" \
 	make -s -C "$here/fuzz" KSRC="$KSRC" check
-pause_debug_build CONT
+bg_signal CONT
 unit "tcmu-ramd self-test (ASan, UBSan)" "$out/ramd-selftest.log" \
 	make -s -C "$here/handler" check SAN=1
 
@@ -274,6 +312,12 @@ if [ -n "$debug_build" ]; then
 	else
 		result FAIL debug/kernel-build "$out/debug-kernel.log"
 	fi
+fi
+
+if [ -n "$series_check" ]; then
+	echo "== the patch series for 6.1, without the VM =="
+	wait "$series_check"
+	unit_counts "patches-6.1" "$out/patches-6.1.log" $?
 fi
 
 echo "$pass passed, $failed failed, $skipped skipped"
