@@ -43,6 +43,7 @@
 #define TCMU_DATA_AREA_H
 
 #include <linux/bitops.h>
+#include <linux/limits.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -91,6 +92,69 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr);
 u32 tcmu_da_avail(const struct tcmu_data_area *da);
 
 struct page *tcmu_da_page(struct tcmu_data_area *da, u32 blk, u32 idx);
+
+/*
+ * A cursor for looking up the pages of a command's blocks in order, as
+ * tcmu_da_page() does for one: inline, and the block after the last one
+ * looked up is a step inside an XArray node (xas_next()), not a walk
+ * from the root.  A 1 MiB command's copy makes 256 lookups.
+ */
+struct tcmu_da_cursor {
+	struct tcmu_data_area *da;
+	struct xa_state xas;	/* on da->blocks, at the last block looked up */
+	struct page *page;	/* that block's first page */
+	u32 next;		/* that block + 1; U32_MAX before the first */
+};
+
+/**
+ * tcmu_da_cursor_init() - start looking up pages with a cursor
+ * @cur: the cursor
+ * @da: the data area
+ *
+ * Context: Any context, under the caller's lock.
+ */
+static inline void tcmu_da_cursor_init(struct tcmu_da_cursor *cur,
+				       struct tcmu_data_area *da)
+{
+	cur->da = da;
+	cur->xas = (struct xa_state)__XA_STATE(&da->blocks, 0, 0, 0);
+	cur->page = NULL;
+	cur->next = U32_MAX;
+}
+
+/**
+ * tcmu_da_cursor_page() - page @idx of block @blk, as tcmu_da_page()
+ * @cur: a cursor tcmu_da_cursor_init() set up on the data area
+ * @blk: block number
+ * @idx: page of the block, 0 .. blk_pages - 1
+ *
+ * When @blk follows the block of the previous lookup, its entry is the
+ * next slot of the same node; when it is that block again (a page copied
+ * in parts), nothing is looked up.  The caller's lock, held from
+ * tcmu_da_cursor_init() on, keeps the tree from changing between
+ * lookups, so the cursor's node stays valid; the RCU read lock is what
+ * the XArray's accessors check for.
+ *
+ * Context: Any context, under the caller's lock and rcu_read_lock().
+ * Return: the page, or NULL.
+ */
+static inline struct page *tcmu_da_cursor_page(struct tcmu_da_cursor *cur,
+					       u32 blk, u32 idx)
+{
+	if (idx)
+		return tcmu_da_page(cur->da, blk, idx);
+	if (blk + 1 != cur->next) {
+		if (blk == cur->next) {
+			cur->page = xas_next(&cur->xas);
+		} else {
+			xas_set(&cur->xas, blk);
+			cur->page = xas_load(&cur->xas);
+		}
+		cur->next = blk + 1;
+	}
+	return cur->page;
+}
+
 unsigned long tcmu_da_reclaim(struct tcmu_data_area *da, u32 keep_free,
 			      void (*zap)(void *priv, u32 first, u32 nr),
 			      void *priv);

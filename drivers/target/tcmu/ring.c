@@ -12,6 +12,7 @@
 #include <linux/jiffies.h>
 #include <linux/mempool.h>
 #include <linux/mm.h>
+#include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -257,11 +258,14 @@ static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
 			 u32 len, bool to_blocks)
 {
 	u32 bsz = td->da.blk_size;
+	struct tcmu_da_cursor cur;
 	struct sg_mapping_iter it;
 	u32 done = 0;
 
+	tcmu_da_cursor_init(&cur, &td->da);
 	sg_miter_start(&it, sg, nents, SG_MITER_ATOMIC |
 		       (to_blocks ? SG_MITER_FROM_SG : SG_MITER_TO_SG));
+	rcu_read_lock();	/* the cursor's lookups */
 	while (done < len && sg_miter_next(&it)) {
 		size_t n = min_t(size_t, it.length, len - done);
 		size_t off = 0;
@@ -273,8 +277,8 @@ static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
 			struct page *page;
 			void *b;
 
-			page = tcmu_da_page(&td->da, blks[done / bsz],
-					    in_blk >> PAGE_SHIFT);
+			page = tcmu_da_cursor_page(&cur, blks[done / bsz],
+						   in_blk >> PAGE_SHIFT);
 			if (WARN_ON_ONCE(!page))
 				goto out;
 			b = kmap_local_page(page);
@@ -292,6 +296,7 @@ static void tcmu_copy_sg(struct tcmu_device *td, const u32 *blks,
 		it.consumed = n;
 	}
 out:
+	rcu_read_unlock();
 	sg_miter_stop(&it);
 }
 

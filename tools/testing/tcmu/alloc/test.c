@@ -1172,6 +1172,52 @@ static void m_check_low(u32 *free_high)
 	}
 }
 
+/*
+ * tcmu_da_cursor_page() agrees with the model along a walk of the
+ * window that mostly steps to the next block, sometimes stays on the
+ * same one or jumps, each lookup at a random page of its block; then
+ * along a command's own blocks.
+ */
+static void m_check_cursor(void)
+{
+	struct tcmu_da_cursor cur;
+	struct page *want, *got;
+	u32 n, b = rnd(R_MAX), i, r, c;
+
+	rcu_read_lock();
+	tcmu_da_cursor_init(&cur, &da);
+	for (n = 0; n < 16; n++) {
+		r = rnd(100);
+		if (r < 60)
+			b = (b + 1) % R_MAX;
+		else if (r >= 75)
+			b = rnd(R_MAX);
+		i = rnd(4) ? 0 : rnd(m.ppb);
+		want = m.st[b] == M_ABSENT ? NULL : m.pg[b][i];
+		got = tcmu_da_cursor_page(&cur, b, i);
+		if (got != want)
+			break;
+	}
+	rcu_read_unlock();
+	RCHECK(n == 16, "cursor lookup %u: block %u page %u: %p, model %p",
+	       n, b, i, (void *)got, (void *)want);
+	if (!ncmds)
+		return;
+	c = rnd(ncmds);
+	rcu_read_lock();
+	tcmu_da_cursor_init(&cur, &da);
+	for (n = 0; n < cmds[c].nr; n++) {
+		b = cmds[c].blk[n];
+		got = tcmu_da_cursor_page(&cur, b, 0);
+		if (!got || got != m.pg[b][0])
+			break;
+	}
+	rcu_read_unlock();
+	RCHECK(n == cmds[c].nr,
+	       "cursor along command %u: block %u: %p, model %p", c, b,
+	       (void *)got, (void *)m.pg[b][0]);
+}
+
 static void m_check(void)
 {
 	XA_STATE(xas, &da.blocks, 0);
@@ -1226,6 +1272,7 @@ static void m_check(void)
 	if (m.full || !(op % R_FULL))
 		m_check_pages();
 	m.full = false;
+	m_check_cursor();
 
 	RCHECK(tcmu_da_avail(&da) == m_avail(), "avail %u, model %u",
 	       tcmu_da_avail(&da), m_avail());
