@@ -10,7 +10,8 @@
 # $slack s of slack.  Ours must keep the burst's pages right after it (for
 # reuse) and then give them back (kept pages about zero); the stock module
 # keeps them (no assertion there, the figures are for comparison).  The
-# second burst must verify on both.
+# second burst must verify on both.  Before the bursts, a 4k write job:
+# the module-wide pages in use must be back to 0 once it ends.
 . /tcmu/lib.sh
 
 job=(--rw=write --bs=1M --iodepth=64 --size=64M)
@@ -30,6 +31,14 @@ dev=$(ramd_dev 5 idle 67108864 hw_max_sectors=2048)
 ramd_start idle 64M
 disk=$(loop_lun naa.5001405000000050 "$dev") || exit 1
 
+# Pages in use reach the module-wide count in batches (TCMU_ACCT_BATCH):
+# once the I/O has ended, none may be left there.  4k writes, so that
+# each command moves the count by one page.
+fio_verify "$disk" small --rw=randwrite --bs=4k --iodepth=8 --size=4M
+if ours; then
+	n=$(cat $param/global_data_pages_in_use)
+	[ "$n" = 0 ] || fail "module-wide $n pages in use after the 4k writes ended"
+fi
 idle_figures "before burst"
 m0=$(memfree)
 fio_verify "$disk" burst1 "${job[@]}"
