@@ -47,6 +47,15 @@ if [ -f "$img" ]; then
 	exit 0
 fi
 mkdir -p "$out"
+# One build of an image at a time (make check starts one in the
+# background, then vm.sh asks for it): a second caller waits for the
+# first and takes its image.
+exec 9>"$img.lock"
+flock 9
+if [ -f "$img" ]; then
+	echo "$img"
+	exit 0
+fi
 dir=$out/tree-$key
 rm -rf "$dir"
 

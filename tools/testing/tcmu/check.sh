@@ -13,12 +13,14 @@
 #      fuzzer (tools/testing/tcmu/fuzz: its seeds and regression inputs,
 #      then about a minute of libFuzzer) and tcmu-ramd's self-test against
 #      a fake ring (tools/testing/tcmu/handler);
-#   3. the VM tests against ours (but those of the debug tier, which
-#      step 5 runs with ours on the debug kernel; all of them with
-#      CHECK_DEBUG=no or in make check-all), and against Debian's stock
-#      target_core_user the tests whose "# tier:" line names stock: those
-#      whose result differs on stock (its known bugs) and a data-path
-#      baseline (CHECK_STOCK=all, make check-all: every test);
+#   3. the VM tests (their root filesystem is built in the background
+#      while steps 1 and 2 run) against ours (but those of the debug
+#      tier, which step 5 runs with ours on the debug kernel; all of
+#      them with CHECK_DEBUG=no or in make check-all), and against
+#      Debian's stock target_core_user the tests whose "# tier:" line
+#      names stock: those whose result differs on stock (its known bugs)
+#      and a data-path baseline (CHECK_STOCK=all, make check-all: every
+#      test);
 #   4. the 6.12 tier: the tests whose "# tier:" line names 6.12, with our
 #      module on Debian's 6.12 kernel (CHECK_612=all, make check-all:
 #      every test, on both modules);
@@ -59,6 +61,7 @@ result() {	# PASS|FAIL name [detail file]
 }
 
 kernel_dir=$("$top/scripts/fetch-kernel.sh" --source | tail -n1)
+k612=$("$top/scripts/fetch-kernel.sh" --kernel 6.12 2>"$out/fetch-6.12.log" | tail -n1)
 abi=$(basename "$kernel_dir")
 KDIR=${KDIR:-$kernel_dir/headers/usr/src/linux-headers-$abi-amd64}
 KSRC=$kernel_dir/source
@@ -98,6 +101,10 @@ if [ "${CHECK_DEBUG:-yes}" != no ]; then
 		"$top/scripts/build-debug-kernel.sh" "$out/debug-kernel.rc"
 	debug_build=$bg_pid
 fi
+# The guests' root filesystem (cached; a cold debootstrap takes ~3
+# minutes, mostly waiting for the mirror), while the static checks run;
+# vm.sh waits for it (mkrootfs.sh's lock) or builds it if this failed.
+[ -n "$k612" ] && bg rootfs "$top/scripts/mkrootfs.sh" "$kernel_dir" "$k612"
 # The patch series' fast part (CHECK_PATCHES=no: none): make patches for
 # the 6.1 base, then make check-patches without the VM (each patch
 # applied, built W=1 and checkpatch'ed; the VM smoke test and the 6.12
@@ -132,7 +139,7 @@ build_checks() {
 build_checks "" "$KDIR" "$mod"
 # Debian 12's other kernel, 6.12 (compat.h): built from a copy of the
 # sources, so that the 6.1 module the VM tests load stays.
-if k612=$("$top/scripts/fetch-kernel.sh" --kernel 6.12 2>"$out/fetch-6.12.log" | tail -n1); then
+if [ -n "$k612" ]; then
 	rm -rf "$out/build-6.12"
 	mkdir -p "$out/build-6.12"
 	cp "$mod"/Kbuild "$mod"/*.[ch] "$out/build-6.12/"
