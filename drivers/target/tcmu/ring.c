@@ -8,6 +8,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cacheflush.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
 #include <linux/mempool.h>
@@ -63,14 +64,17 @@ enum tcmu_place_result {
  * @addr: start of what was written, in the kernel's mapping of the span
  * @len: bytes written
  *
- * Only architectures with a virtually indexed data cache need this; on
- * the others it compiles to nothing.
+ * Only architectures whose flush_dcache_page() does something need this
+ * (ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE is 1 there).  On the others, x86
+ * among them, asm-generic/cacheflush.h defines it to 0 and the function
+ * is empty: no page table walk (vmalloc_to_page()) per call, three or
+ * four times per command, to flush nothing.
  *
  * Context: Any context.
  */
 void tcmu_flush_ring(void *addr, size_t len)
 {
-#ifdef ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
+#if ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
 	void *p = PTR_ALIGN_DOWN(addr, PAGE_SIZE);
 
 	for (; p < addr + len; p += PAGE_SIZE)
