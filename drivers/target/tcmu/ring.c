@@ -100,11 +100,22 @@ static void tcmu_broken(struct tcmu_device *td, const char *what, u32 val)
  * Requests: state, timers, data blocks
  */
 
-static void tcmu_req_move(struct tcmu_req *req, enum tcmu_req_state to)
+static void __cold tcmu_req_bad_move(struct tcmu_req *req,
+				     enum tcmu_req_state to)
 {
-	WARN_ONCE(!(tcmu_req_next[req->state] & BIT(to)),
-		  "tcmu: bad request transition %s -> %s\n",
+	WARN_ONCE(1, "tcmu: bad request transition %s -> %s\n",
 		  tcmu_req_state_name[req->state], tcmu_req_state_name[to]);
+}
+
+/*
+ * Two to three times per command: inline, with the table test alone on
+ * the way (26 instructions a call out of line, make bench).
+ */
+static inline void tcmu_req_move(struct tcmu_req *req,
+				 enum tcmu_req_state to)
+{
+	if (unlikely(!(tcmu_req_next[req->state] & BIT(to))))
+		tcmu_req_bad_move(req, to);
 	req->state = to;
 }
 
