@@ -189,53 +189,35 @@ void tcmu_da_destroy(struct tcmu_data_area *da)
 	da->blocks_in_use = 0;
 }
 
-/**
- * tcmu_da_alloc() - take @nr blocks for a command, all or nothing.
- * @da: the data area
- * @nr: how many blocks
- * @blks: receives the block numbers, @nr entries
- * @gfp: allocation flags for new block memory and XArray nodes
- *
- * Kept-free blocks (they have memory) are taken first, lowest number first
- * (those below TCMU_DA_LOW_BLOCKS from the low bitmap, then the marked
- * ones); then never-touched blocks, lowest number first, get new order-0 pages
- * (@gfp, __GFP_ZERO is added for the pages and never passed to the XArray).
- * Block numbers are written to the first @nr entries of @blks, in the
- * order taken.
- *
- * Context: Process context, under the caller's lock.  Takes the XArray
- * lock unless every block comes from the low bitmap; allocates with @gfp
- * outside it, so it may sleep if @gfp allows.
- * Return: 0, -ENOSPC if fewer than @nr blocks are available below
- * limit_blocks, or -ENOMEM if memory for a new block (or for the XArray)
- * could not be had.  On error no block changed state (@blks holds junk).
+/* @nr blocks were taken, @fresh of them new: the counters follow. */
+static void tcmu_da_taken(struct tcmu_data_area *da, u32 nr, u32 fresh)
+{
+	da->blocks_present += fresh;
+	da->blocks_in_use += nr;
+	if (da->blocks_in_use > da->peak_in_use)
+		da->peak_in_use = da->blocks_in_use;
+}
+
+/*
+ * tcmu_da_alloc() beyond the low bitmap: @blks[0 .. nlow - 1] are the
+ * kept-free low blocks it found, not yet taken; find the rest among the
+ * marked blocks, then in never-touched ones with new memory.  Out of
+ * line, so that the common case (tcmu_da_alloc()'s bitmap alone) sets up
+ * no XArray walk.
  */
-int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
+static noinline int tcmu_da_alloc_more(struct tcmu_data_area *da, u32 nr,
+				       u32 *blks, u32 nlow, gfp_t gfp)
 {
 	XA_STATE(xas, &da->blocks, TCMU_DA_LOW_BLOCKS);
 	/* Node slabs have a constructor: no __GFP_ZERO for them. */
 	gfp_t xa_gfp = gfp & ~__GFP_ZERO;
-	u32 low = min_t(u32, da->limit_blocks, TCMU_DA_LOW_BLOCKS);
 	/* No new memory needed, so nothing can fail: take while finding. */
 	bool take = nr <= da->blocks_present - da->blocks_in_use;
-	u32 reuse = 0, nlow, i;
+	u32 reuse = nlow, i;
 	struct page *page;
-	unsigned long blk;
 	int ret;
 
-	if (nr > tcmu_da_avail(da))
-		return -ENOSPC;
-	if (!nr)
-		return 0;
-
-	/* Kept-free blocks, lowest first: only noted here, taken below. */
-	for_each_set_bit(blk, da->low_free, low) {
-		blks[reuse++] = blk;
-		if (reuse == nr)
-			break;
-	}
-	nlow = reuse;
-	if (reuse < nr && xa_marked(&da->blocks, TCMU_DA_FREE)) {
+	if (xa_marked(&da->blocks, TCMU_DA_FREE)) {
 		xas_lock(&xas);
 		xas_for_each_marked(&xas, page, da->limit_blocks - 1,
 				    TCMU_DA_FREE) {
@@ -282,11 +264,7 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 		__clear_bit(blks[i], da->low_free);
 	if (reuse > nlow && !take)
 		tcmu_da_mark_free(da, blks + nlow, reuse - nlow, false);
-
-	da->blocks_present += nr - reuse;
-	da->blocks_in_use += nr;
-	if (da->blocks_in_use > da->peak_in_use)
-		da->peak_in_use = da->blocks_in_use;
+	tcmu_da_taken(da, nr, nr - reuse);
 	return 0;
 
 undo:
@@ -296,36 +274,62 @@ undo:
 }
 
 /**
- * tcmu_da_free() - a command is done with the first @nr blocks of @blks
+ * tcmu_da_alloc() - take @nr blocks for a command, all or nothing.
  * @da: the data area
- * @blks: the block numbers
- * @nr: how many
+ * @nr: how many blocks
+ * @blks: receives the block numbers, @nr entries
+ * @gfp: allocation flags for new block memory and XArray nodes
  *
- * Their memory is kept for reuse.  Each block must be in use; a block that
- * is not (double free, never allocated) is skipped with a warning.
+ * Kept-free blocks (they have memory) are taken first, lowest number first
+ * (those below TCMU_DA_LOW_BLOCKS from the low bitmap, then the marked
+ * ones); then never-touched blocks, lowest number first, get new order-0 pages
+ * (@gfp, __GFP_ZERO is added for the pages and never passed to the XArray).
+ * Block numbers are written to the first @nr entries of @blks, in the
+ * order taken.
  *
- * Context: Any context, under the caller's lock.  Takes the XArray lock
- * for blocks from TCMU_DA_LOW_BLOCKS up.
+ * Context: Process context, under the caller's lock.  Takes the XArray
+ * lock unless every block comes from the low bitmap; allocates with @gfp
+ * outside it, so it may sleep if @gfp allows.
+ * Return: 0, -ENOSPC if fewer than @nr blocks are available below
+ * limit_blocks, or -ENOMEM if memory for a new block (or for the XArray)
+ * could not be had.  On error no block changed state (@blks holds junk).
  */
-void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
+int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
+{
+	u32 low = min_t(u32, da->limit_blocks, TCMU_DA_LOW_BLOCKS);
+	u32 nlow = 0, i;
+	unsigned long blk;
+
+	if (nr > tcmu_da_avail(da))
+		return -ENOSPC;
+	if (!nr)
+		return 0;
+
+	/* Kept-free blocks, lowest first: only noted here, taken below. */
+	for_each_set_bit(blk, da->low_free, low) {
+		blks[nlow++] = blk;
+		if (nlow == nr)
+			break;
+	}
+	if (nlow < nr)
+		return tcmu_da_alloc_more(da, nr, blks, nlow, gfp);
+
+	for (i = 0; i < nr; i++)
+		__clear_bit(blks[i], da->low_free);
+	tcmu_da_taken(da, nr, 0);
+	return 0;
+}
+
+/*
+ * tcmu_da_free() of the blocks of @blks at or above TCMU_DA_LOW_BLOCKS:
+ * set their mark.  Out of line, as tcmu_da_alloc_more().
+ */
+static noinline void tcmu_da_free_high(struct tcmu_data_area *da,
+				       const u32 *blks, u32 nr)
 {
 	XA_STATE(xas, &da->blocks, 0);
-	u32 i, high = 0, next = 0;
+	u32 i, next = 0;
 	void *entry;
-
-	for (i = 0; i < nr; i++) {
-		if (!tcmu_da_is_low(blks[i])) {
-			high++;
-			continue;
-		}
-		if (WARN_ON_ONCE(!test_bit(blks[i], da->low_present) ||
-				 test_bit(blks[i], da->low_free)))
-			continue;
-		__set_bit(blks[i], da->low_free);
-		da->blocks_in_use--;
-	}
-	if (!high)
-		return;
 
 	xas_lock(&xas);
 	for (i = 0; i < nr; i++) {
@@ -345,6 +349,37 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 		da->blocks_in_use--;
 	}
 	xas_unlock(&xas);
+}
+
+/**
+ * tcmu_da_free() - a command is done with the first @nr blocks of @blks
+ * @da: the data area
+ * @blks: the block numbers
+ * @nr: how many
+ *
+ * Their memory is kept for reuse.  Each block must be in use; a block that
+ * is not (double free, never allocated) is skipped with a warning.
+ *
+ * Context: Any context, under the caller's lock.  Takes the XArray lock
+ * for blocks from TCMU_DA_LOW_BLOCKS up.
+ */
+void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
+{
+	u32 i, high = 0;
+
+	for (i = 0; i < nr; i++) {
+		if (!tcmu_da_is_low(blks[i])) {
+			high++;
+			continue;
+		}
+		if (WARN_ON_ONCE(!test_bit(blks[i], da->low_present) ||
+				 test_bit(blks[i], da->low_free)))
+			continue;
+		__set_bit(blks[i], da->low_free);
+		da->blocks_in_use--;
+	}
+	if (high)
+		tcmu_da_free_high(da, blks, nr);
 }
 
 /**
