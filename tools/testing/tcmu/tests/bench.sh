@@ -237,13 +237,15 @@ mark() {
 
 # syms_record: where target_core_user's functions are, for the fine
 # snapshots, once per load of the module: {"kind":"syms","base":...,
-# "syms":[[address,name],...]}.
-SYMS_BASE=
+# "syms":[[address,name],...]}.  Keyed by the module as well as the
+# address: ours and base (BENCH_BASE) load at the same address, and base
+# would be read with ours' symbols.
+SYMS_KEY=
 syms_record() {
 	local base
 	base=$(awk '$1 == "target_core_user" { print $6 }' /proc/modules)
-	[ -n "$base" ] && [ "$base" != "$SYMS_BASE" ] || return 0
-	SYMS_BASE=$base
+	[ -n "$base" ] && [ "$MODULE@$base" != "$SYMS_KEY" ] || return 0
+	SYMS_KEY=$MODULE@$base
 	record "{\"kind\":\"syms\",\"module\":\"$MODULE\",\"base\":\"$base\",\"syms\":[$(awk '$4 == "[target_core_user]" && $2 ~ /^[tT]$/ {
 		s = s (s ? "," : "") "[\"0x" $1 "\",\"" $3 "\"]" } END { print s }' /proc/kallsyms)]}"
 }
