@@ -189,9 +189,18 @@ void tcmu_da_destroy(struct tcmu_data_area *da)
 	da->blocks_in_use = 0;
 }
 
-/* @nr blocks were taken, @fresh of them new: the counters follow. */
-static void tcmu_da_taken(struct tcmu_data_area *da, u32 nr, u32 fresh)
+/*
+ * @nr blocks were taken, the first @nlow of @blks from the low bitmap and
+ * @fresh of them new: clear those low blocks' kept-free bits, and the
+ * counters follow.
+ */
+static void tcmu_da_taken(struct tcmu_data_area *da, const u32 *blks,
+			  u32 nlow, u32 nr, u32 fresh)
 {
+	u32 i;
+
+	for (i = 0; i < nlow; i++)
+		__clear_bit(blks[i], da->low_free);
 	da->blocks_present += fresh;
 	da->blocks_in_use += nr;
 	if (da->blocks_in_use > da->peak_in_use)
@@ -260,11 +269,9 @@ static noinline int tcmu_da_alloc_more(struct tcmu_data_area *da, u32 nr,
 			__set_bit(blks[i], da->low_present);
 	}
 
-	for (i = 0; i < nlow; i++)
-		__clear_bit(blks[i], da->low_free);
 	if (reuse > nlow && !take)
 		tcmu_da_mark_free(da, blks + nlow, reuse - nlow, false);
-	tcmu_da_taken(da, nr, nr - reuse);
+	tcmu_da_taken(da, blks, nlow, nr, nr - reuse);
 	return 0;
 
 undo:
@@ -297,8 +304,8 @@ undo:
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 {
 	u32 low = min_t(u32, da->limit_blocks, TCMU_DA_LOW_BLOCKS);
-	u32 nlow = 0, i;
 	unsigned long blk;
+	u32 nlow = 0;
 
 	if (nr > tcmu_da_avail(da))
 		return -ENOSPC;
@@ -314,9 +321,7 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 	if (nlow < nr)
 		return tcmu_da_alloc_more(da, nr, blks, nlow, gfp);
 
-	for (i = 0; i < nr; i++)
-		__clear_bit(blks[i], da->low_free);
-	tcmu_da_taken(da, nr, 0);
+	tcmu_da_taken(da, blks, nr, nr, 0);
 	return 0;
 }
 
