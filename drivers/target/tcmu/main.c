@@ -9,6 +9,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/stringify.h>
 #include <target/target_core_fabric.h>
@@ -17,6 +18,14 @@
 #include "tcmu.h"
 
 static struct device *tcmu_root;
+
+/*
+ * A fault in the data window maps the present pages of the aligned
+ * window this large around it (the largest command with hw_max_sectors
+ * 2048), TCMU_FAULT_BATCH at a time.
+ */
+#define TCMU_FAULT_AROUND	SZ_1M
+#define TCMU_FAULT_BATCH	32UL
 
 /* ---------------------------------------------------------------------
  * Device references
@@ -107,27 +116,21 @@ static struct page *tcmu_map_page(struct tcmu_device *td, u64 off)
 	return tcmu_da_page(&td->da, blk, in_blk >> PAGE_SHIFT);
 }
 
-static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
+/*
+ * A fault in the command window: the page, pinned and locked before
+ * cmdr_lock is dropped, so that shrinking the span, which locks each page
+ * before it unmaps it, waits for this fault's PTE and then zaps it.
+ */
+static vm_fault_t tcmu_vm_fault_ring(struct vm_fault *vmf,
+				     struct tcmu_device *td, u64 off)
 {
-	struct tcmu_device *td = vmf->vma->vm_private_data;
-	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
 	struct page *page;
 
-	if (off >= TCMU_MAP_SIZE)
-		return VM_FAULT_SIGBUS;
-
-	/*
-	 * cmdr_lock keeps the page alive until it is pinned and locked;
-	 * reclaim (of ring pages and of data blocks alike) locks the page
-	 * before unmapping, so it waits for this fault's PTE and then zaps
-	 * it.
-	 */
 	mutex_lock(&td->cmdr_lock);
 	page = tcmu_map_page(td, off);
 	if (!page) {
 		mutex_unlock(&td->cmdr_lock);
-		/* Beyond the ring's span, or a data block without memory. */
-		pr_debug("%s: fault at offset %llu, which has no memory\n",
+		pr_debug("%s: fault at offset %llu, beyond the ring's span\n",
 			 td->name, off);
 		return VM_FAULT_SIGBUS;
 	}
@@ -137,6 +140,108 @@ static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
 
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
+}
+
+/*
+ * Map @n pages of @pages at @addr, skipping those already mapped (a
+ * fault of another thread, or an earlier fault-around).  Return: 0 or
+ * vm_insert_pages()' first other error, when it stopped there.
+ */
+static int tcmu_insert_pages(struct vm_area_struct *vma, unsigned long addr,
+			     struct page **pages, unsigned long n)
+{
+	unsigned long left, done;
+	int err;
+
+	while (n) {
+		left = n;
+		err = vm_insert_pages(vma, addr, pages, &left);
+		if (err != -EBUSY)
+			return err;
+		/* pages[done] is mapped already. */
+		done = n - left;
+		addr += (done + 1) << PAGE_SHIFT;
+		pages += done + 1;
+		n = left - 1;
+	}
+	return 0;
+}
+
+/*
+ * A fault in the data window: map the faulting page and, with it, every
+ * present page of the TCMU_FAULT_AROUND-aligned window around it (within
+ * the VMA), TCMU_FAULT_BATCH at a time.  A 1 MiB command on blocks the
+ * handler never touched costs one or two faults, not 256, whichever way
+ * the handler goes through it: glibc's memcpy() copies some buffers from
+ * the end.  Only the faulting page's error fails the fault; one in the
+ * window ends it.
+ *
+ * cmdr_lock is held until the PTEs are in: reclaim removes mappings
+ * under it, so no block can be given back between its lookup here and
+ * its PTE.  vm_insert_pages() may allocate a page table, under cmdr_lock,
+ * which the submission path takes: no I/O for that allocation, as for
+ * every other allocation under cmdr_lock.
+ */
+static vm_fault_t tcmu_vm_fault_data(struct vm_fault *vmf,
+				     struct tcmu_device *td, u64 off)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	/* Where offset 0 would be in the VMA: @at is at base + @at. */
+	unsigned long base = vmf->address - off;
+	struct page *pages[TCMU_FAULT_BATCH];
+	vm_fault_t ret = VM_FAULT_NOPAGE;
+	u64 at, end, next;
+	unsigned int noio;
+	unsigned long n;
+	int err;
+
+	at = max_t(u64, round_down(off, TCMU_FAULT_AROUND), vma->vm_start - base);
+	end = min3(round_down(off, TCMU_FAULT_AROUND) + TCMU_FAULT_AROUND,
+		   (u64)(vma->vm_end - base), TCMU_MAP_SIZE);
+
+	mutex_lock(&td->cmdr_lock);
+	noio = memalloc_noio_save();
+	pages[0] = tcmu_map_page(td, off);
+	if (!pages[0]) {
+		pr_debug("%s: fault at offset %llu, which has no memory\n",
+			 td->name, off);
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	err = vm_insert_page(vma, vmf->address, pages[0]);
+	if (err && err != -EBUSY) {
+		ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+		goto out;
+	}
+	while (at < end) {
+		/* A batch of adjacent present pages... */
+		for (n = 0, next = at; n < TCMU_FAULT_BATCH && next < end;
+		     n++, next += PAGE_SIZE) {
+			pages[n] = tcmu_map_page(td, next);
+			if (!pages[n])
+				break;
+		}
+		if (n && tcmu_insert_pages(vma, base + at, pages, n))
+			break;
+		/* ...and the page without memory that ended it. */
+		at = next + (n < TCMU_FAULT_BATCH ? PAGE_SIZE : 0);
+	}
+out:
+	memalloc_noio_restore(noio);
+	mutex_unlock(&td->cmdr_lock);
+	return ret;
+}
+
+static vm_fault_t tcmu_vm_fault(struct vm_fault *vmf)
+{
+	struct tcmu_device *td = vmf->vma->vm_private_data;
+	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+
+	if (off >= TCMU_MAP_SIZE)
+		return VM_FAULT_SIGBUS;
+	if (off < TCMU_CMD_WIN)
+		return tcmu_vm_fault_ring(vmf, td, off);
+	return tcmu_vm_fault_data(vmf, td, off);
 }
 
 static const struct vm_operations_struct tcmu_vm_ops = {
@@ -153,7 +258,8 @@ static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
 	if (vma->vm_pgoff || vma_pages(vma) != TCMU_MAP_SIZE >> PAGE_SHIFT)
 		return -EINVAL;
 
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	/* VM_MIXEDMAP: data faults map pages with vm_insert_pages(). */
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP);
 	vma->vm_ops = &tcmu_vm_ops;
 	vma->vm_private_data = td;
 	tcmu_vm_open(vma);

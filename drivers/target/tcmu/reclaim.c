@@ -10,7 +10,6 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/pagemap.h>
 #include <linux/percpu_counter.h>
 #include <linux/shrinker.h>
 
@@ -255,32 +254,19 @@ void tcmu_data_destroy(struct tcmu_device *td)
 
 /*
  * tcmu_da_reclaim()'s zap callback, for the blocks @first .. @first + @nr
- * - 1.  Waits for a fault in progress on each page (it holds the page lock
- * until its PTE is in; the PTE page was preallocated before ->fault, so
- * that fault does not enter reclaim with the page locked), then removes
- * the handler's mappings of the whole run with one unmap (one TLB
- * shootdown).  cmdr_lock held.
+ * - 1: removes the handler's mappings of the whole run with one unmap
+ * (one TLB shootdown).  A data fault maps its pages under cmdr_lock,
+ * which we hold, so none is half done.
  */
 static void tcmu_zap_blocks(void *priv, u32 first, u32 nr)
 {
 	struct tcmu_device *td = priv;
-	u32 bsz = td->da.blk_size;
-	struct page *page;
-	u32 blk, i;
 
 	lockdep_assert_held(&td->cmdr_lock);
-	for (blk = first; blk < first + nr; blk++) {
-		for (i = 0; i < td->da.blk_pages; i++) {
-			page = tcmu_da_page(&td->da, blk, i);
-			if (!page)
-				break;
-			lock_page(page);
-			unlock_page(page);
-		}
-	}
 	if (td->inode)
 		unmap_mapping_range(td->inode->i_mapping,
-				    tcmu_blk_off(td, first), (u64)nr * bsz, 1);
+				    tcmu_blk_off(td, first),
+				    (u64)nr * td->da.blk_size, 1);
 }
 
 /* No command holds data and nothing happened for a reclaim period. */
