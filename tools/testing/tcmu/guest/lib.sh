@@ -406,6 +406,15 @@ bg_ended() {
 	return 1
 }
 
+# reclaim_off DEV: from now on ours gives back none of DEV's kept pages
+# by itself (data_idle_timeout and data_hwm_half_life 0; the global
+# budget and the shrinker still can); stock has neither knob.
+reclaim_off() {
+	ours || return 0
+	echo 0 >"$1/attrib/data_idle_timeout" || fail "data_idle_timeout"
+	echo 0 >"$1/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+}
+
 # ramd_dev HBA NAME SIZE [CONTROL...]: make and enable user_HBA/NAME with
 # dev_config ramd/NAME (no netlink replies: nobody listens); prints its
 # configfs path.  Extra control parameters (key=value) go in before

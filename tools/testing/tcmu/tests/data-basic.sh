@@ -40,8 +40,7 @@ expect data_nomem_waits 0
 expect cmd_id_nomem_waits 0
 expect data_idle_timeout 10
 expect data_hwm_half_life 5
-echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
-echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+reclaim_off "$dev"
 
 name=$(grep -l 'tcm-user/7/r0/ramd/r0' /sys/class/uio/uio*/name) ||
 	fail "no uio device named tcm-user/7/r0/ramd/r0"

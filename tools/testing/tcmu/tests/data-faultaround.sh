@@ -47,11 +47,8 @@ pass() {
 }
 
 dev=$(ramd_dev 27 fa 67108864 hw_max_sectors=2048)
-if ours; then
-	# No reclaim until step 3: it would unmap pages while they are counted.
-	echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
-	echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
-fi
+# No reclaim until step 3: it would unmap pages while they are counted.
+reclaim_off "$dev"
 ramd_start fa 64M
 disk=$(loop_lun naa.5001405000000270 "$dev") || exit 1
 

@@ -28,10 +28,7 @@ job=(--rw=write --bs=1M --iodepth=64 --size=32M)
 devs=() disks=()
 for i in 1 2 3; do
 	d=$(ramd_dev 6 b$i 67108864 hw_max_sectors=2048)
-	if ours; then
-		echo 0 >"$d/attrib/data_idle_timeout" || fail "data_idle_timeout"
-		echo 0 >"$d/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
-	fi
+	reclaim_off "$d"
 	ramd_start b$i 64M
 	devs+=("$d")
 	disks+=("$(loop_lun naa.500140500000006$i "$d")") || exit 1

@@ -18,8 +18,7 @@
 job=(--rw=write --bs=1M --iodepth=64 --size=64M)
 
 dev=$(ramd_dev 8 pres 67108864 hw_max_sectors=2048)
-echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
-echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+reclaim_off "$dev"
 ramd_start pres 64M
 disk=$(loop_lun naa.5001405000000080 "$dev") || exit 1
 

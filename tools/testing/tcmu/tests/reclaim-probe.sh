@@ -17,8 +17,7 @@ probe=/tcmu/bin/reclaim-probe
 wwn=naa.5001405000000090
 
 dev=$(ramd_dev 9 probe 67108864 hw_max_sectors=2048)
-echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
-echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
+reclaim_off "$dev"
 ramd_start probe 64M
 disk=$(loop_lun $wwn "$dev") || exit 1
 fio_verify "$disk" w1m --rw=write --bs=1M --iodepth=8 --size=16M

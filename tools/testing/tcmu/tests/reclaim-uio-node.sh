@@ -26,10 +26,7 @@ mount -t tmpfs tmpfs $nodes || fail "cannot mount a tmpfs"
 trap 'echo "$old" >$param/global_max_data_area_mb; umount $nodes' EXIT
 
 dev=$(ramd_dev 9 node 16777216 hw_max_sectors=2048)
-if ours; then
-	echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
-	echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
-fi
+reclaim_off "$dev"
 uio=$(uio_of 9 node)
 majmin=$(cat "$uio/dev")
 disk=

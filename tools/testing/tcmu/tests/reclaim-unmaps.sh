@@ -58,10 +58,7 @@ if [ $at_boot = 0 ]; then
 fi
 
 dev=$(ramd_dev 12 unmap 67108864 hw_max_sectors=2048)
-if ours; then
-	echo 0 >"$dev/attrib/data_idle_timeout" || fail "data_idle_timeout"
-	echo 0 >"$dev/attrib/data_hwm_half_life" || fail "data_hwm_half_life"
-fi
+reclaim_off "$dev"
 ramd_start unmap 64M
 disk=$(loop_lun naa.5001405000000120 "$dev") || exit 1
 fio_verify "$disk" burst --rw=write --bs=1M --iodepth=64 --size=64M
