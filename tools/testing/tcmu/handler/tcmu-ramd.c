@@ -64,6 +64,9 @@
  *                     so is logged once ("PAD at N left")
  *   --no-data         READ/WRITE move no data (the disk is not touched):
  *                     the floor of the handler's cost, for benchmarks
+ *   --delay-ms N      take N ms over each command (a slow backend): it
+ *                     sleeps after reading the command (and logging it,
+ *                     with -v), so new commands come while it is busy
  *   --stats           time the handler's phases (CLOCK_MONOTONIC around
  *                     poll, ring parsing and execution, the data copy,
  *                     the completion kick) and print the totals on exit
@@ -184,6 +187,7 @@ struct ramd {
 	char fuzz_param[24];	/* the parameter of the mode picked */
 	int verbose;
 	bool no_data;		/* --no-data */
+	unsigned int delay_ms;	/* --delay-ms */
 	bool lazy_pad;		/* --lazy-pad */
 	uint32_t pad_left;	/* --lazy-pad: ring offset + 1 of the PAD logged */
 };
@@ -628,6 +632,8 @@ static int handle_cmd(struct ramd *r, uint32_t off, uint32_t len)
 	if (r->verbose)
 		logmsg("cmd %u: op %02x iovs %u/%u", c->id, cdb[0], iov_cnt,
 		       bidi);
+	if (r->delay_ms)
+		usleep(r->delay_ms * 1000);
 	c->buf_len = iov_total(r->iov, iov_cnt);
 	execute(r, c, cdb, r->iov, iov_cnt);
 	return 0;
@@ -1118,7 +1124,8 @@ static void print_usage(int rc)
 		"         [--node PATH]\n"
 		"         [--misbehave MODE[:PARAM] [--after N] [--count N] [--arm-usr1]]\n"
 		"         [--fuzz SEED [--fuzz-every N]] [--backing FILE]\n"
-		"         [--no-data] [--stats] [--lazy-pad] [--sysfs DIR] [--probe] [-v]\n"
+		"         [--no-data] [--delay-ms N] [--stats] [--lazy-pad] [--sysfs DIR]\n"
+		"         [--probe] [-v]\n"
 		"modes: bad-tail bad-cmd-id truncated-entry oversized-entry zero-pad bad-op\n"
 		"       double-complete never-complete close-in-flight bad-status bad-sense\n"
 		"       bad-read-len bad-data   (see the comment at the top of tcmu-ramd.c)\n");
@@ -1143,7 +1150,8 @@ int main(int argc, char **argv)
 		{ "arm-usr1", 0, 0, 'A' },
 		{ "fuzz", 1, 0, 'F' }, { "fuzz-every", 1, 0, 'E' },
 		{ "backing", 1, 0, 'B' },
-		{ "no-data", 0, 0, 'D' }, { "stats", 0, 0, 'T' },
+		{ "no-data", 0, 0, 'D' }, { "delay-ms", 1, 0, 'Y' },
+		{ "stats", 0, 0, 'T' },
 		{ "lazy-pad", 0, 0, 'L' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
@@ -1216,6 +1224,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			r.no_data = true;
+			break;
+		case 'Y':
+			r.delay_ms = strtoul(optarg, NULL, 0);
 			break;
 		case 'T':
 			st.on = true;
