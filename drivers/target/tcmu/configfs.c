@@ -373,7 +373,9 @@ static ssize_t tcmu_qfull_time_out_store(struct config_item *item,
 }
 CONFIGFS_ATTR(tcmu_, qfull_time_out);
 
-static ssize_t tcmu_reclaim_s_store(const char *page, size_t count, u32 *what)
+/* Attribute @name, a number from 0 to @max. */
+static ssize_t tcmu_u32_store(const char *page, size_t count, u32 *what,
+			      u32 max, const char *name)
 {
 	u32 val;
 	int ret;
@@ -381,40 +383,44 @@ static ssize_t tcmu_reclaim_s_store(const char *page, size_t count, u32 *what)
 	ret = kstrtou32(page, 0, &val);
 	if (ret < 0)
 		return ret;
-	if (val > TCMU_RECLAIM_S_MAX) {
-		pr_err("%u s is too long: at most %u\n", val, TCMU_RECLAIM_S_MAX);
+	if (val > max) {
+		pr_err("%s: %u is too large: at most %u\n", name, val, max);
 		return -EINVAL;
 	}
 	WRITE_ONCE(*what, val);
 	return count;
 }
 
-static u32 *tcmu_reclaim_s_ptr(struct config_item *item, size_t off)
+static u32 *tcmu_u32_ptr(struct config_item *item, size_t off)
 {
 	return (void *)tcmu_item_dev(item) + off;
 }
 
-/* A reclaim time in seconds, 0 to TCMU_RECLAIM_S_MAX: td->@_field. */
-#define TCMU_RECLAIM_S_ATTR(_name, _field)				\
+/* A number from 0 to @_max that takes effect at once: td->@_field. */
+#define TCMU_U32_ATTR(_name, _field, _max)				\
 static const size_t tcmu_##_name##_off =				\
 	offsetof(struct tcmu_device, _field);				\
 static ssize_t tcmu_##_name##_show(struct config_item *item, char *page) \
 {									\
-	u32 *p = tcmu_reclaim_s_ptr(item, tcmu_##_name##_off);		\
+	u32 *p = tcmu_u32_ptr(item, tcmu_##_name##_off);		\
 									\
 	return sysfs_emit(page, "%u\n", READ_ONCE(*p));			\
 }									\
 static ssize_t tcmu_##_name##_store(struct config_item *item,		\
 				    const char *page, size_t count)	\
 {									\
-	u32 *p = tcmu_reclaim_s_ptr(item, tcmu_##_name##_off);		\
+	u32 *p = tcmu_u32_ptr(item, tcmu_##_name##_off);		\
 									\
-	return tcmu_reclaim_s_store(page, count, p);			\
+	return tcmu_u32_store(page, count, p, _max, #_name);		\
 }									\
 CONFIGFS_ATTR(tcmu_, _name)
 
-TCMU_RECLAIM_S_ATTR(data_idle_timeout, idle_timeout);
-TCMU_RECLAIM_S_ATTR(data_hwm_half_life, hwm_half_life);
+/* Reclaim times, in seconds (0 turns each off). */
+TCMU_U32_ATTR(data_idle_timeout, idle_timeout, TCMU_RECLAIM_S_MAX);
+TCMU_U32_ATTR(data_hwm_half_life, hwm_half_life, TCMU_RECLAIM_S_MAX);
+/* Doorbell moderation, in microseconds and entries (0: off, no limit). */
+TCMU_U32_ATTR(wake_delay_us, wake_delay_us, TCMU_WAKE_DELAY_US_MAX);
+TCMU_U32_ATTR(wake_batch, wake_batch, TCMU_WAKE_BATCH_MAX);
 
 static ssize_t tcmu_max_data_area_mb_show(struct config_item *item,
 					  char *page)
@@ -819,6 +825,8 @@ static struct configfs_attribute *tcmu_own_attrib_attrs[] = {
 	&tcmu_attr_data_idle_timeout,
 	&tcmu_attr_data_hwm_half_life,
 	&tcmu_attr_data_keep_pages,
+	&tcmu_attr_wake_delay_us,
+	&tcmu_attr_wake_batch,
 	&tcmu_attr_dev_config,
 	&tcmu_attr_dev_size,
 	&tcmu_attr_emulate_write_cache,

@@ -371,6 +371,8 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	td->pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
 	td->idle_timeout = TCMU_IDLE_TIMEOUT_DEF;
 	td->hwm_half_life = TCMU_HWM_HALF_LIFE_DEF;
+	td->wake_delay_us = TCMU_WAKE_DELAY_US_DEF;
+	td->wake_batch = TCMU_WAKE_BATCH_DEF;
 
 	mutex_init(&td->cmdr_lock);
 	tcmu_ring_init_dev(td);

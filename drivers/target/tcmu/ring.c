@@ -82,10 +82,68 @@ void tcmu_flush_ring(void *addr, size_t len)
 #endif
 }
 
+/* ---------------------------------------------------------------------
+ * Waking the handler (doorbell moderation)
+ */
+
+/* Wake the handler now, for every entry published so far. */
+static void tcmu_wake_now(struct tcmu_device *td)
+{
+	lockdep_assert_held(&td->cmdr_lock);
+
+	td->unwoken = 0;
+	if (hrtimer_is_queued(&td->wake_timer))
+		hrtimer_try_to_cancel(&td->wake_timer);
+	uio_event_notify(&td->uio);
+}
+
+/*
+ * Wake the handler for the commands published since it was last woken:
+ * at once if it holds no other command (it may be asleep with nothing to
+ * do: QD1 is never delayed), or when wake_batch of them wait, or with
+ * wake_delay_us 0.  Otherwise it will come back for them: with its next
+ * completion (tcmu_reap() calls us), or at the latest when the timer
+ * fires, wake_delay_us after the first of them.
+ */
+static void tcmu_wake(struct tcmu_device *td)
+{
+	u32 delay = READ_ONCE(td->wake_delay_us);
+	u32 batch = READ_ONCE(td->wake_batch);
+
+	lockdep_assert_held(&td->cmdr_lock);
+
+	if (!td->unwoken)
+		return;
+	if (!delay || td->in_ring <= td->unwoken ||
+	    (batch && td->unwoken >= batch)) {
+		tcmu_wake_now(td);
+		return;
+	}
+	if (!hrtimer_is_queued(&td->wake_timer) &&
+	    !test_bit(TCMU_DEV_GONE, &td->flags))
+		hrtimer_start(&td->wake_timer,
+			      ns_to_ktime((u64)delay * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL);
+}
+
+static enum hrtimer_restart tcmu_wake_timer_fn(struct hrtimer *t)
+{
+	struct tcmu_device *td = container_of(t, struct tcmu_device,
+					      wake_timer);
+
+	uio_event_notify(&td->uio);
+	return HRTIMER_NORESTART;
+}
+
+/* A command was published: wake the handler, unless LIO plugged us. */
 static void tcmu_kick(struct tcmu_device *td)
 {
+	lockdep_assert_held(&td->cmdr_lock);
+
+	td->in_ring++;
+	td->unwoken++;
 	if (!test_bit(TCMU_DEV_PLUGGED, &td->flags))
-		uio_event_notify(&td->uio);
+		tcmu_wake(td);
 }
 
 /* The ring can no longer be trusted: stop reading it until reset_ring. */
@@ -646,7 +704,8 @@ static bool tcmu_tmr_place(struct tcmu_device *td, struct tcmu_tmr_msg *msg)
 	memcpy(ent->cmd_ids, msg->ids, ids);
 	tcmu_flush_ring(ent, size);
 	tcmu_cmdr_publish(td, size);
-	uio_event_notify(&td->uio);
+	/* An abort is never held back. */
+	tcmu_wake_now(td);
 drop:
 	kfree(msg);
 	return true;
@@ -840,6 +899,7 @@ static void tcmu_complete_one(struct tcmu_device *td,
 
 	lockdep_assert_held(&td->cmdr_lock);
 
+	td->in_ring--;
 	/* A TIMEDOUT request's se_cmd was failed already. */
 	if (req->state == TCMU_REQ_RING)
 		tcmu_complete_cmd(td, req, ent);
@@ -918,6 +978,13 @@ out:
 		td->last_active = jiffies;
 	if (freed)
 		freed = tcmu_run_tmrs(td);
+	/*
+	 * Entries held back for a handler that now holds none: wake it.
+	 * (Without moderation nothing is held back: the count that plugged
+	 * entries leave is stale, see tcmu_unplug_device().)
+	 */
+	if (READ_ONCE(td->wake_delay_us))
+		tcmu_wake(td);
 	/*
 	 * Completions only take deadlines away: a timer that now fires
 	 * early finds nothing expired and re-arms (tcmu_timeout_work()).
@@ -1014,6 +1081,8 @@ void tcmu_ring_init_dev(struct tcmu_device *td)
 	INIT_LIST_HEAD(&td->tmr_list);
 	timer_setup(&td->timer, tcmu_timer_fn, 0);
 	INIT_WORK(&td->timeout_work, tcmu_timeout_work);
+	hrtimer_init(&td->wake_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	td->wake_timer.function = tcmu_wake_timer_fn;
 }
 
 /**
@@ -1033,6 +1102,7 @@ void tcmu_ring_stop_timer(struct tcmu_device *td)
 	mutex_unlock(&td->cmdr_lock);
 	del_timer_sync(&td->timer);
 	cancel_work_sync(&td->timeout_work);
+	hrtimer_cancel(&td->wake_timer);
 }
 
 /* ---------------------------------------------------------------------
@@ -1101,7 +1171,8 @@ sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd)
  * @se_dev: the device
  *
  * While plugged, commands go into the ring without waking the handler;
- * tcmu_unplug_device() wakes it once for all of them.
+ * tcmu_unplug_device() wakes it once for all of them (or, with doorbell
+ * moderation, decides when to).
  *
  * Context: Process context (LIO submission).
  * Return: the plug, or NULL if the device is already plugged.
@@ -1119,14 +1190,25 @@ struct se_dev_plug *tcmu_plug_device(struct se_device *se_dev)
  * tcmu_unplug_device() - wake the handler for what came in while plugged
  * @se_plug: the plug tcmu_plug_device() returned
  *
- * Context: Process context (LIO submission).
+ * Context: Process context (LIO submission).  Takes cmdr_lock if
+ * wake_delay_us is set.
  */
 void tcmu_unplug_device(struct se_dev_plug *se_plug)
 {
 	struct tcmu_device *td = TCMU_DEV(se_plug->se_dev);
 
 	clear_bit(TCMU_DEV_PLUGGED, &td->flags);
-	uio_event_notify(&td->uio);
+	/*
+	 * Without moderation, no lock: the unwoken count this leaves is
+	 * only read with moderation on, and a stale one wakes early.
+	 */
+	if (!READ_ONCE(td->wake_delay_us)) {
+		uio_event_notify(&td->uio);
+		return;
+	}
+	mutex_lock(&td->cmdr_lock);
+	tcmu_wake(td);
+	mutex_unlock(&td->cmdr_lock);
 }
 
 /* ---------------------------------------------------------------------
@@ -1198,6 +1280,8 @@ void tcmu_reset_ring(struct tcmu_device *td, u8 level)
 
 	td->cmdr_head = 0;
 	td->cmdr_tail = 0;
+	td->in_ring = 0;
+	td->unwoken = 0;
 	WRITE_ONCE(td->mb->cmd_head, 0);
 	WRITE_ONCE(td->mb->cmd_tail, 0);
 	tcmu_flush_ring(td->mb, sizeof(*td->mb));

@@ -21,8 +21,9 @@
  *
  *   main.c        module, UIO device, mmap and fault, device lifecycle,
  *                 backend ops
- *   ring.c        submission, queue full, TMRs, completion, timeouts,
- *                 block_dev, reset_ring, free_kept_buf
+ *   ring.c        submission, queue full, TMRs, waking the handler,
+ *                 completion, timeouts, block_dev, reset_ring,
+ *                 free_kept_buf
  *   ring_decode.h reading completions from the hostile ring:
  *                 checks and decisions only (static inline, for ring.c)
  *   cmd_area.c    the command area's pages and active span: room for
@@ -53,6 +54,7 @@
 #define TCMU_H
 
 #include <linux/completion.h>
+#include <linux/hrtimer.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -138,6 +140,17 @@ struct sk_buff;
 #define TCMU_IDLE_TIMEOUT_DEF	10	/* data_idle_timeout */
 #define TCMU_HWM_HALF_LIFE_DEF	5	/* data_hwm_half_life */
 #define TCMU_RECLAIM_S_MAX	86400	/* bound for both attributes */
+
+/*
+ * Doorbell moderation (Documentation/target/tcmu-data-area.rst, "Waking
+ * the handler"): the defaults of wake_delay_us (0 wakes the handler for
+ * every command at once, as stock) and wake_batch (0: no limit), and
+ * their bounds.
+ */
+#define TCMU_WAKE_DELAY_US_DEF	0
+#define TCMU_WAKE_BATCH_DEF	0
+#define TCMU_WAKE_DELAY_US_MAX	(10 * USEC_PER_SEC)
+#define TCMU_WAKE_BATCH_MAX	TCMU_MAX_CMD_ID
 
 #define TCMU_CONFIG_LEN		256
 #define TCMU_MAX_CMD_ID		0xffff
@@ -259,6 +272,18 @@ struct tcmu_device {
 	u64 reclaimed[TCMU_RECLAIM_NR];	/* pages given back, by cause */
 	u32 idle_timeout;	/* s, data_idle_timeout; READ_ONCE */
 	u32 hwm_half_life;	/* s, data_hwm_half_life; READ_ONCE */
+	/*
+	 * Waking the handler (doorbell moderation): commands in the ring
+	 * (RING and TIMEDOUT requests), of which published since the
+	 * handler was last woken by us; the timer that wakes it for those
+	 * at the latest wake_delay_us after they came (it does not reset
+	 * unwoken: a stale count only wakes the handler early).
+	 */
+	u32 wake_delay_us;	/* READ_ONCE/WRITE_ONCE */
+	u32 wake_batch;		/* READ_ONCE/WRITE_ONCE */
+	u32 in_ring;
+	u32 unwoken;
+	struct hrtimer wake_timer;
 	/* The first RING or QFULL deadline, or the retry after -ENOMEM. */
 	struct timer_list timer;
 	struct work_struct timeout_work;	/* runs expiries off the timers */

@@ -179,6 +179,7 @@ declare -A TYPE=(
 	[cmd_time_out]=0:4294967 [qfull_time_out]=-1:2147483:s
 	[data_idle_timeout]=0:86400 [data_hwm_half_life]=0:86400
 	[data_keep_pages]=0:1 [tmr_notification]=0:1
+	[wake_delay_us]=0:10000000 [wake_batch]=0:65535
 	[emulate_write_cache]=0:1 [nl_reply_supported]=-128:127:s
 	[dev_config]=str [dev_size]=u64
 )
