@@ -13,9 +13,9 @@
  * Nothing is vmalloc()ed.  The command area has pages only in its active
  * span (cmd_area.c), data blocks get memory from the data area allocator
  * (data_area.c) when a command needs them, and both are mapped into the
- * handler by tcmu_vm_fault().  The layout, the
- * per-command state machine, the locking and the rules for reading the
- * ring are described in Documentation/target/tcmu-design.rst.
+ * handler by tcmu_vm_fault().  The layout, the per-command state
+ * machine, the locking and the rules for reading the ring are described
+ * in Documentation/target/tcmu-data-area.rst.
  *
  * One file per concern:
  *
@@ -131,7 +131,7 @@ struct sk_buff;
 #define TCMU_REQ_RESERVE	16
 
 /*
- * Giving kept-free data pages back (Documentation/target/tcmu-design.rst,
+ * Giving kept-free data pages back (Documentation/target/tcmu-data-area.rst,
  * "Giving memory back"): the reclaim work runs every TCMU_RECLAIM_PERIOD
  * while some device keeps free pages; the defaults of the two attributes,
  * in seconds (0 turns each off).
