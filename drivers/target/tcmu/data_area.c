@@ -13,14 +13,15 @@
  * XArray node; a larger one also its pages' share of da->pages' nodes, and
  * never a physically contiguous allocation.
  *
- * Allocation collects the kept-free blocks to reuse first but takes them
- * (clears their bit or mark) only once every new block has its memory and
- * its entry, so the only step that can fail comes before any block changed
- * state and rolling back is erasing what was just inserted.  When the
- * kept-free blocks suffice, nothing can fail: their marks are cleared
- * during the walk that finds them.  Blocks of one command are mostly
- * adjacent, so freeing steps from one to the next inside a node
- * (xas_next()) rather than walking from the root for each.
+ * Allocation collects the marked kept-free blocks to reuse first but takes
+ * them (clears their mark) only once every new block has its memory and
+ * its entry, so the only step that can fail comes before any marked block
+ * changed state and rolling back is erasing what was just inserted and
+ * setting back the bits of the low blocks taken (a word at a time, while
+ * finding them).  When the kept-free blocks suffice, nothing can fail:
+ * their marks are cleared during the walk that finds them.  Blocks of one
+ * command are mostly adjacent, so freeing steps from one to the next
+ * inside a node (xas_next()) rather than walking from the root for each.
  *
  * Below TCMU_DA_LOW_BLOCKS a block's state is in the low bitmaps (see
  * data_area.h): a device whose commands fit there never walks or locks
@@ -47,6 +48,7 @@
 #include <linux/gfp.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/xarray.h>
 
@@ -55,23 +57,34 @@
 #define TCMU_DA_RECLAIM_WIN	256
 
 /**
- * tcmu_da_init() - set up an empty data area: no memory is allocated.
+ * tcmu_da_init() - set up an empty data area: no block has memory.
  * @da: the data area
  * @max_blocks: size of the window in blocks (>= 1)
  * @limit_blocks: how many of them may be used (1 .. max_blocks)
  * @blk_size: block size in bytes, a non-zero multiple of PAGE_SIZE
  *
- * Context: Any context.  Allocates nothing.
- * Return: 0 or -EINVAL.
+ * Allocates the low bitmaps: two bits per block below both
+ * TCMU_DA_LOW_BLOCKS and @limit_blocks, at most 4 KiB.
+ *
+ * Context: Process context; may sleep (GFP_KERNEL).
+ * Return: 0, -EINVAL or -ENOMEM.
  */
 int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,
 		 u32 blk_size)
 {
+	u32 nwords;
+
 	if (!max_blocks || !limit_blocks || limit_blocks > max_blocks ||
 	    !blk_size || !IS_ALIGNED(blk_size, PAGE_SIZE))
 		return -EINVAL;
 
 	memset(da, 0, sizeof(*da));
+	nwords = BITS_TO_LONGS(min_t(u32, limit_blocks, TCMU_DA_LOW_BLOCKS));
+	da->low_present = kzalloc(2 * nwords * sizeof(long), GFP_KERNEL);
+	if (!da->low_present)
+		return -ENOMEM;
+	da->low_free = da->low_present + nwords;
+	da->low_nwords = nwords;
 	xa_init_flags(&da->blocks, XA_FLAGS_ALLOC);
 	xa_init(&da->pages);
 	da->max_blocks = max_blocks;
@@ -85,6 +98,47 @@ int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,
 static bool tcmu_da_is_low(u32 blk)
 {
 	return blk < TCMU_DA_LOW_BLOCKS;
+}
+
+/*
+ * Take up to @nr kept-free low blocks, lowest first, into @blks: their
+ * bits are cleared a word at a time.  Moves low_hint up to the first word
+ * that was not zero.  Blocks are only ever handed out below limit_blocks,
+ * which does not change, so no bit at or above it is set.
+ * Return: how many.
+ */
+static u32 tcmu_da_low_take(struct tcmu_data_area *da, u32 nr, u32 *blks)
+{
+	u32 w = da->low_hint, n = 0;
+	unsigned long bits;
+
+	while (w < da->low_nwords && !da->low_free[w])
+		w++;
+	da->low_hint = w;
+	for (; n < nr && w < da->low_nwords; w++) {
+		bits = da->low_free[w];
+		if (!bits)
+			continue;
+		do {
+			blks[n++] = w * BITS_PER_LONG + __ffs(bits);
+			bits &= bits - 1;
+		} while (bits && n < nr);
+		da->low_free[w] = bits;
+	}
+	return n;
+}
+
+/*
+ * Put back the low blocks @blks[0 .. @n - 1] tcmu_da_low_take() took;
+ * low_hint is still at the word of the first.
+ */
+static void tcmu_da_low_untake(struct tcmu_data_area *da, const u32 *blks,
+			       u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		__set_bit(blks[i], da->low_free);
 }
 
 /* Index in da->pages of page @idx (>= 1) of block @blk. */
@@ -166,10 +220,12 @@ static void tcmu_da_put_block(struct tcmu_data_area *da, u32 blk)
 }
 
 /**
- * tcmu_da_destroy() - free every block's memory; no block may be in use.
+ * tcmu_da_destroy() - free every block's memory, and the low bitmaps.
  * @da: the data area
  *
- * No user mapping of the data window may remain (no zap is done).
+ * No block may be in use, and no user mapping of the data window may
+ * remain (no zap is done).  The data area may be set up again with
+ * tcmu_da_init().
  *
  * Context: Process context, under the caller's lock.  Takes the XArray locks.
  */
@@ -185,22 +241,17 @@ void tcmu_da_destroy(struct tcmu_data_area *da)
 	}
 	xa_destroy(&da->blocks);
 	xa_destroy(&da->pages);
+	kfree(da->low_present);
+	da->low_present = NULL;
+	da->low_free = NULL;
+	da->low_nwords = 0;
 	da->blocks_present = 0;
 	da->blocks_in_use = 0;
 }
 
-/*
- * @nr blocks were taken, the first @nlow of @blks from the low bitmap and
- * @fresh of them new: clear those low blocks' kept-free bits, and the
- * counters follow.
- */
-static void tcmu_da_taken(struct tcmu_data_area *da, const u32 *blks,
-			  u32 nlow, u32 nr, u32 fresh)
+/* @nr blocks were taken, @fresh of them new: the counters follow. */
+static void tcmu_da_taken(struct tcmu_data_area *da, u32 nr, u32 fresh)
 {
-	u32 i;
-
-	for (i = 0; i < nlow; i++)
-		__clear_bit(blks[i], da->low_free);
 	da->blocks_present += fresh;
 	da->blocks_in_use += nr;
 	if (da->blocks_in_use > da->peak_in_use)
@@ -209,8 +260,8 @@ static void tcmu_da_taken(struct tcmu_data_area *da, const u32 *blks,
 
 /*
  * tcmu_da_alloc() beyond the low bitmap: @blks[0 .. nlow - 1] are the
- * kept-free low blocks it found, not yet taken; find the rest among the
- * marked blocks, then in never-touched ones with new memory.  Out of
+ * kept-free low blocks it took, put back on failure; find the rest among
+ * the marked blocks, then in never-touched ones with new memory.  Out of
  * line, so that the common case (tcmu_da_alloc()'s bitmap alone) sets up
  * no XArray walk.
  */
@@ -241,6 +292,7 @@ static noinline int tcmu_da_alloc_more(struct tcmu_data_area *da, u32 nr,
 	/* Only if the counters disagree with the marks: put them back. */
 	if (WARN_ON_ONCE(take && reuse < nr)) {
 		tcmu_da_mark_free(da, blks + nlow, reuse - nlow, true);
+		tcmu_da_low_untake(da, blks, nlow);
 		return -ENOSPC;
 	}
 
@@ -271,12 +323,13 @@ static noinline int tcmu_da_alloc_more(struct tcmu_data_area *da, u32 nr,
 
 	if (reuse > nlow && !take)
 		tcmu_da_mark_free(da, blks + nlow, reuse - nlow, false);
-	tcmu_da_taken(da, blks, nlow, nr, nr - reuse);
+	tcmu_da_taken(da, nr, nr - reuse);
 	return 0;
 
 undo:
 	while (i-- > reuse)
 		tcmu_da_put_block(da, blks[i]);
+	tcmu_da_low_untake(da, blks, nlow);
 	return ret;
 }
 
@@ -303,25 +356,18 @@ undo:
  */
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 nr, u32 *blks, gfp_t gfp)
 {
-	u32 low = min_t(u32, da->limit_blocks, TCMU_DA_LOW_BLOCKS);
-	unsigned long blk;
-	u32 nlow = 0;
+	u32 nlow;
 
 	if (nr > tcmu_da_avail(da))
 		return -ENOSPC;
 	if (!nr)
 		return 0;
 
-	/* Kept-free blocks, lowest first: only noted here, taken below. */
-	for_each_set_bit(blk, da->low_free, low) {
-		blks[nlow++] = blk;
-		if (nlow == nr)
-			break;
-	}
+	nlow = tcmu_da_low_take(da, nr, blks);
 	if (nlow < nr)
 		return tcmu_da_alloc_more(da, nr, blks, nlow, gfp);
 
-	tcmu_da_taken(da, blks, nr, nr, 0);
+	tcmu_da_taken(da, nr, 0);
 	return 0;
 }
 
@@ -363,25 +409,33 @@ static noinline void tcmu_da_free_high(struct tcmu_data_area *da,
  * @nr: how many
  *
  * Their memory is kept for reuse.  Each block must be in use; a block that
- * is not (double free, never allocated) is skipped with a warning.
+ * is not (double free, never allocated, past the limit) is skipped with a
+ * warning, and so is the second entry of a block that is twice in @blks.
  *
  * Context: Any context, under the caller's lock.  Takes the XArray lock
  * for blocks from TCMU_DA_LOW_BLOCKS up.
  */
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blks, u32 nr)
 {
-	u32 i, high = 0;
+	u32 i, w, high = 0;
+	unsigned long bit;
 
 	for (i = 0; i < nr; i++) {
 		if (!tcmu_da_is_low(blks[i])) {
 			high++;
 			continue;
 		}
-		if (WARN_ON_ONCE(!test_bit(blks[i], da->low_present) ||
-				 test_bit(blks[i], da->low_free)))
+		w = BIT_WORD(blks[i]);
+		bit = BIT_MASK(blks[i]);
+		/* Past limit_blocks (no word), not in use, or free already. */
+		if (WARN_ON_ONCE(w >= da->low_nwords ||
+				 !(da->low_present[w] & bit) ||
+				 (da->low_free[w] & bit)))
 			continue;
-		__set_bit(blks[i], da->low_free);
+		da->low_free[w] |= bit;
 		da->blocks_in_use--;
+		if (w < da->low_hint)
+			da->low_hint = w;
 	}
 	if (high)
 		tcmu_da_free_high(da, blks, nr);

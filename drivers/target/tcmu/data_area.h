@@ -25,13 +25,17 @@
  * (XA_FLAGS_ALLOC), so the lowest never-touched block is found through
  * the XArray's own free-slot tracking the same way.
  *
- * Blocks below TCMU_DA_LOW_BLOCKS, where a lightly loaded device's
- * commands all live, still have their entry in @blocks, but their state
- * is in two small bitmaps instead of the TCMU_DA_FREE mark: @low_present
- * (the block has memory) and @low_free (and is kept free).  Taking or
- * giving back such a block is a bit operation, with no XArray walk or
- * lock; the mark is never set on them.  Kept-free blocks are still taken
- * lowest first: the bitmap's, then the marked ones above it.
+ * Blocks below TCMU_DA_LOW_BLOCKS, where a lightly or moderately loaded
+ * device's commands all live, still have their entry in @blocks, but
+ * their state is in bitmaps instead of the TCMU_DA_FREE mark:
+ * @low_present (the block has memory) and @low_free (and is kept free).
+ * Taking or giving back such a block is a bit operation, with no XArray
+ * walk or lock; the mark is never set on them.  Every word of @low_free
+ * below @low_hint is zero, so that finding the lowest kept-free block
+ * starts there rather than at word 0: a search moves the hint up to the
+ * first word that is not, giving back a block moves it down to that
+ * block's word, taking a block leaves it.  Kept-free blocks are still
+ * taken lowest first: the bitmap's, then the marked ones above it.
  *
  * Locking: the caller serialises every call on one data area (the TCMU
  * device holds its cmdr_lock).  The zap callback of
@@ -53,11 +57,14 @@ struct page;
 #define TCMU_DA_FREE	XA_MARK_1
 
 /*
- * Blocks tracked by bitmap (see above): 4 MiB of 4 KiB blocks, 256 bytes
- * of bitmaps per data area.  The unit tests build with a smaller value.
+ * Blocks tracked by bitmap (see above): 64 MiB of 4 KiB blocks, 64
+ * commands of 1 MiB.  The bitmaps cover the blocks below it and below
+ * limit_blocks, at most 4 KiB per data area, allocated by tcmu_da_init()
+ * (stock's one bitmap for a 1 GiB data area is 32 KiB).  The unit tests
+ * build with a smaller value.
  */
 #ifndef TCMU_DA_LOW_BLOCKS
-#define TCMU_DA_LOW_BLOCKS	1024
+#define TCMU_DA_LOW_BLOCKS	16384
 #endif
 
 struct tcmu_da_stats {
@@ -79,9 +86,11 @@ struct tcmu_data_area {
 	u32 blocks_in_use;	/* blocks with memory, not kept free */
 	u32 peak_in_use;	/* highest blocks_in_use since init */
 	u64 reclaimed;		/* pages */
-	/* Blocks below TCMU_DA_LOW_BLOCKS: has memory; is kept free. */
-	unsigned long low_present[BITS_TO_LONGS(TCMU_DA_LOW_BLOCKS)];
-	unsigned long low_free[BITS_TO_LONGS(TCMU_DA_LOW_BLOCKS)];
+	/* Low blocks (see above): has memory; is kept free. */
+	unsigned long *low_present;	/* low_nwords words */
+	unsigned long *low_free;	/* low_nwords words, after low_present */
+	u32 low_nwords;		/* of each bitmap */
+	u32 low_hint;		/* low_free[0 .. low_hint - 1] are zero */
 };
 
 int tcmu_da_init(struct tcmu_data_area *da, u32 max_blocks, u32 limit_blocks,

@@ -49,6 +49,7 @@ void shim_no_failures(void)
 	page_fail_in = 0;
 	node_fail_in = 0;
 	shim.nowait_fails = false;
+	shim.kmalloc_fails = false;
 	shim.quiet_warnings = false;
 }
 
@@ -109,6 +110,30 @@ void __free_page(struct page *page)
 	free(page->virt);
 	free(page);
 	shim.pages_live--;
+}
+
+/* ---- kmalloc ------------------------------------------------------- */
+
+void *kmalloc(size_t size, gfp_t gfp)
+{
+	void *p;
+
+	if (shim.kmalloc_fails)
+		return NULL;
+	p = gfp & __GFP_ZERO ? calloc(1, size) : malloc(size);
+	assert(p);
+	if (!(gfp & __GFP_ZERO))
+		memset(p, SHIM_POISON, size);
+	shim.kmallocs_live++;
+	return p;
+}
+
+void kfree(void *p)
+{
+	if (!p)
+		return;
+	free(p);
+	shim.kmallocs_live--;
 }
 
 /* ---- XArray node slab ---------------------------------------------- */

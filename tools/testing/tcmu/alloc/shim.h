@@ -17,6 +17,9 @@ struct shim_state {
 	unsigned long node_calls;
 	bool nowait_fails;		/* non-blocking node allocations fail */
 	long nodes_live;		/* freed through call_rcu(): lags */
+	/* kmalloc() */
+	long kmallocs_live;
+	bool kmalloc_fails;		/* every kmalloc() fails */
 	/*
 	 * misuse seen: __GFP_ZERO on the node slab, __free_page() of NULL or
 	 * of a page not from alloc_page()

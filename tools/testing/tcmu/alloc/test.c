@@ -26,7 +26,9 @@
  *  reclaim_windows  the same across many reclaim scan windows.
  *  stats            page counters with multi-page blocks; a kept-free
  *                   block keeps the data of all its pages.
- *  bad_free         freeing a block not in use warns and changes nothing.
+ *  bad_free         freeing a block not in use (again, never allocated,
+ *                   past the limit or past max) warns and changes
+ *                   nothing; a block twice in one call is freed once.
  *  mark_propagation in a large sparse array (5 node levels), a block freed
  *                   deep in it is found by a marked search from 0, and
  *                   alloc reuses it rather than touching block 0.
@@ -124,19 +126,27 @@ static __noreturn void test_fail(void)
 	}								\
 } while (0)
 
+/* The low bitmaps have a bit for @blk. */
+static bool in_low(u32 blk)
+{
+	return blk < TCMU_DA_LOW_BLOCKS && BIT_WORD(blk) < da.low_nwords;
+}
+
 /* Kept free: its low bitmap bit below TCMU_DA_LOW_BLOCKS, else its mark. */
 static bool is_free(u32 blk)
 {
 	if (blk < TCMU_DA_LOW_BLOCKS)
-		return test_bit(blk, da.low_free);
+		return in_low(blk) && test_bit(blk, da.low_free);
 	return xa_get_mark(&da.blocks, blk, TCMU_DA_FREE);
 }
 
 /* Some block is kept free. */
 static bool any_free(void)
 {
-	return find_first_bit(da.low_free, TCMU_DA_LOW_BLOCKS) <
-	       TCMU_DA_LOW_BLOCKS || xa_marked(&da.blocks, TCMU_DA_FREE);
+	unsigned long bits = da.low_nwords * BITS_PER_LONG;
+
+	return find_first_bit(da.low_free, bits) < bits ||
+	       xa_marked(&da.blocks, TCMU_DA_FREE);
 }
 
 static void init(u32 max, u32 limit, u32 blk_size)
@@ -168,6 +178,7 @@ static void teardown(void)
 	CHECK(xa_empty(&da.blocks) && xa_empty(&da.pages),
 	      "entries left after destroy");
 	CHECK(shim.pages_live == 0, "%ld pages leaked", shim.pages_live);
+	CHECK(!shim.kmallocs_live, "%ld kmalloc()s leaked", shim.kmallocs_live);
 }
 
 static int npass, nfail;
@@ -493,6 +504,10 @@ static void t_init_args(void)
 		CHECK(tcmu_da_init(&da, bad[i][0], bad[i][1], bad[i][2]) ==
 		      -EINVAL, "init(%u, %u, %u) accepted", bad[i][0],
 		      bad[i][1], bad[i][2]);
+	CHECK(!shim.kmallocs_live, "a refused init kept its bitmaps");
+	shim.kmalloc_fails = true;
+	CHECK(tcmu_da_init(&da, 4, 4, PG) == -ENOMEM, "init without memory");
+	shim.kmalloc_fails = false;
 	init(4, 3, 2 * PG);
 	CHECK(tcmu_da_avail(&da) == 3, "avail %u", tcmu_da_avail(&da));
 	CHECK(xa_empty(&da.blocks) && xa_empty(&da.pages),
@@ -757,18 +772,31 @@ static void t_stats(void)
 
 static void t_bad_free(void)
 {
-	static const u32 bad[] = { 1, 5, 100 };
+	static const u32 bad[] = { 1, 5, 65, 100 };
+	static const u32 dup[] = { 0, 0 };
 	static struct snap s;
 	static const u32 one = 1;
+	u32 i;
 
 	init(8, 8, PG);
 	alloc_range(0, 2);
 	free_list(&one, 1);
 	take_snap(&s);
-	expected_warnings = 3;
+	expected_warnings = 5;
 	shim.quiet_warnings = true;
-	free_list(bad, 3);	/* double free, never allocated, past max */
+	/*
+	 * Double free, never allocated, past max, and past the limit in a
+	 * word the low bitmaps do not have (TCMU_DA_LOW_BLOCKS is above
+	 * 65).  Read unchecked, low_present's word 1 would be low_free's
+	 * word 0, where block 1, bit 1 as 65 is, is free.  One call each.
+	 */
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		free_list(&bad[i], 1);
 	same_snap(&s);
+	/* Twice in one call: given back once. */
+	free_list(dup, 2);
+	CHECK(!da.blocks_in_use && is_free(0), "%u blocks in use, 0 free: %d",
+	      da.blocks_in_use, is_free(0));
 }
 
 static void t_mark_propagation(void)
@@ -1148,7 +1176,8 @@ static void m_check_pages(void)
 
 /*
  * Below TCMU_DA_LOW_BLOCKS, the low bitmaps hold each block's state and
- * no mark is set; above, the marks.  Counts the model's free blocks above.
+ * no mark is set, and the words of low_free below low_hint are zero;
+ * above, the marks.  Counts the model's free blocks above.
  */
 static void m_check_low(u32 *free_high)
 {
@@ -1162,6 +1191,12 @@ static void m_check_low(u32 *free_high)
 			*free_high += st == M_FREE;
 			continue;
 		}
+		/* At or past the limit: no bitmap, and never handed out. */
+		if (!in_low(i)) {
+			RCHECK(st == M_ABSENT, "block %u past the low bitmaps in state %d",
+			       i, st);
+			continue;
+		}
 		RCHECK(test_bit(i, da.low_present) == (st != M_ABSENT) &&
 		       test_bit(i, da.low_free) == (st == M_FREE) &&
 		       !xa_get_mark(&da.blocks, i, TCMU_DA_FREE),
@@ -1170,6 +1205,9 @@ static void m_check_low(u32 *free_high)
 		       test_bit(i, da.low_free),
 		       xa_get_mark(&da.blocks, i, TCMU_DA_FREE), st);
 	}
+	for (i = 0; i < da.low_hint && i < da.low_nwords; i++)
+		RCHECK(!da.low_free[i], "low_free word %u is %#lx, below low_hint %u",
+		       i, da.low_free[i], da.low_hint);
 }
 
 /*
